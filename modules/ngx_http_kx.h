@@ -1,0 +1,47 @@
+
+/*
+ * Copyright (C) Kianax
+ *
+ * What every Kianax HTTP module shares: JSON responses and errors, and the
+ * registry of dependency health checks that GET /health runs.
+ */
+
+
+#ifndef _NGX_HTTP_KX_H_INCLUDED_
+#define _NGX_HTTP_KX_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+/*
+ * A dependency check started by GET /health.  It must not block: it starts
+ * its work and calls done() exactly once, later or at once.  The caller
+ * copes with a done() that arrives after it gave up (timeout, client gone).
+ */
+typedef void (*ngx_http_kx_health_done_pt)(void *data, ngx_uint_t ok,
+    const char *detail);
+typedef void (*ngx_http_kx_health_check_pt)(void *check_data, ngx_log_t *log,
+    ngx_msec_t timeout, ngx_http_kx_health_done_pt done, void *data);
+
+
+ngx_int_t ngx_http_kx_health_add(ngx_conf_t *cf, const char *name,
+    ngx_http_kx_health_check_pt check, void *check_data);
+
+ngx_int_t ngx_http_kx_send(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, u_char *body, size_t len);
+ngx_int_t ngx_http_kx_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    u_char *body, size_t len);
+ngx_int_t ngx_http_kx_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message);
+
+/* the service name of this instance (kx_service), for logs and metrics */
+ngx_str_t *ngx_http_kx_service_name(ngx_http_request_t *r);
+
+
+extern ngx_module_t  ngx_http_kx_core_module;
+
+
+#endif /* _NGX_HTTP_KX_H_INCLUDED_ */

@@ -1,0 +1,100 @@
+package Kx::Stack;
+
+# Starts the shipped instance configs of nginx.conf.d/ (gateway.conf,
+# trading.conf, ..., all-in-one.conf) under the test harness, so the tests
+# exercise the very configs operators run: snippets are inlined, the
+# default ports are replaced by free ones, and PostgreSQL and Redis are the
+# test's own.
+
+use strict;
+use warnings;
+
+use Carp qw(croak);
+use Exporter qw(import);
+
+use Kx::Test;
+
+our @EXPORT = qw(stack_ports start_instance instance_conf);
+
+# The stack's default ports, by the name tests use for them.
+my %DEFAULT_PORT = (
+    gateway   => 8080,
+    quotes    => 8081,
+    trading   => 3002,
+    agent     => 3003,
+    market    => 3004,
+    notify    => 3005,
+    scheduler => 3006,
+    retrieval => 3007,
+);
+
+# One free port per instance of a test's stack.
+sub stack_ports {
+    my %p = map { $_ => free_port() } keys %DEFAULT_PORT;
+    $p{'all-in-one'} = $p{gateway};
+    return \%p;
+}
+
+sub _read {
+    my ($path) = @_;
+    open my $fh, '<', $path or croak "$path: $!";
+    local $/;
+    return scalar <$fh>;
+}
+
+# The text of nginx.conf.d/<name>.conf with its snippets inlined and the
+# addresses replaced; what the harness sets itself (pid, error_log, temp
+# paths) is left out.
+sub instance_conf {
+    my ($name, %o) = @_;
+    my $dir = project_root() . '/nginx.conf.d';
+    my $ports = $o{ports} or croak 'instance_conf: ports => required';
+
+    my $text = _read("$dir/$name.conf");
+    my $depth = 0;
+    while ($text =~ /^\s*include\s+(snippets\/[\w.-]+)\s*;/m) {
+        croak 'instance_conf: include loop' if ++$depth > 50;
+        $text =~ s{^(\s*)include\s+(snippets/[\w.-]+)\s*;[^\n]*$}{
+            my ($indent, $f) = ($1, $2);
+            join "\n", map { "$indent$_" } split /\n/, _read("$dir/$f")
+        }me;
+    }
+
+    for my $svc (keys %DEFAULT_PORT) {
+        my ($from, $to) = ($DEFAULT_PORT{$svc}, $ports->{$svc});
+        $text =~ s/\b127\.0\.0\.1:$from\b/127.0.0.1:$to/g;
+    }
+
+    if ($o{pg}) {
+        my $ci = $o{pg}->conninfo;
+        $text =~ s/^(\s*kx_pg_conninfo\s+)"[^"]*"/$1"$ci application_name=kx_$name"/m;
+    }
+    if ($o{redis}) {
+        my $addr = $o{redis}->addr;
+        $text =~ s/^(\s*kx_redis_addr\s+)\S+;/$1$addr;/mg;
+    }
+
+    $text =~ s/^\s*(?:pid|error_log|\w+_temp_path)\s[^\n]*\n//mg;
+    $text =~ s/^\s*worker_processes\s[^\n]*\n//mg;
+    my $workers = $o{workers} // 1;
+    $text = "worker_processes $workers;\n$text";
+
+    return $text;
+}
+
+# start_instance($name, ports => stack_ports(), pg => $pg, redis => $redis,
+#                workers => 1, %start_nginx_options)
+sub start_instance {
+    my ($name, %o) = @_;
+    my %conf_opt = map { $_ => delete $o{$_} }
+                   grep { exists $o{$_} } qw(ports pg redis workers);
+    my $text = instance_conf($name, %conf_opt);
+    my $port = $conf_opt{ports}{$name}
+        or croak "start_instance: no port for $name";
+    $o{vars} = { PORT => $port, %{ $o{vars} // {} } };
+    my $ng = start_nginx($text, %o);
+    $ng->{kx_name} = $name;
+    return $ng;
+}
+
+1;
