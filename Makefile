@@ -89,11 +89,7 @@ modules: deps
 
 include mk/core.mk
 
-unit: test-unit
-
-test-unit: unit-build
-	@echo "[test] unit tests"
-	@prove $(BUILD)/unit/
+test-unit: unit
 
 test-integration: nginx
 	@echo "[test] integration tests"
@@ -114,7 +110,7 @@ status:
 	@scripts/kx-stack status
 
 bench: nginx
-	@scripts/kx-bench
+	@scripts/kx-bench $(BENCH)
 
 clean:
 	rm -rf build/objs build/san build/nginx build/dyn build/unit build/fuzz

@@ -442,7 +442,8 @@ done:
 
 /*
  * $kx_route: the metrics label of a request.  The route handler fixes it
- * in the first location that reaches the preaccess phase; variables
+ * in the first location the request enters (its rewrite phase; ours runs
+ * before the rewrite module's, so "return" is counted too); variables
  * survive internal redirects, so a 404 answered through error_page keeps
  * the route it was looked up in rather than the error location's.
  */
@@ -569,7 +570,7 @@ ngx_http_kx_core_init(ngx_conf_t *cf)
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
-    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers);
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers);
     if (h == NULL) {
         return NGX_ERROR;
     }
