@@ -20,9 +20,10 @@ FUZZ_SECONDS ?= 20
 FUZZ_LONG_SECONDS ?= 600
 PROVE ?= prove
 
-KX_CORE_SRCS := $(wildcard src/core/*.c)
-KX_CORE_HDRS := $(wildcard src/core/*.h)
-KX_CORE_LIBS ?= -lyajl
+# every pure-C directory of src/ (core, gateway, trading, ...)
+KX_CORE_SRCS := $(wildcard src/*/*.c)
+KX_CORE_HDRS := $(wildcard src/*/*.h)
+KX_CORE_LIBS ?= -lyajl -ljwt -lcrypto
 
 KX_UNIT_SRCS := $(wildcard t/unit/test_*.c)
 KX_UNIT_BINS := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(KX_UNIT_SRCS))
@@ -45,7 +46,7 @@ KX_UNIT_LDFLAGS += $(KX_CORE_SAN_FLAGS)
 endif
 
 KX_UNIT_OBJDIR := $(BUILD)/unit/obj
-KX_CORE_OBJS := $(patsubst src/core/%.c,$(KX_UNIT_OBJDIR)/%.o,$(KX_CORE_SRCS))
+KX_CORE_OBJS := $(patsubst src/%.c,$(KX_UNIT_OBJDIR)/src/%.o,$(KX_CORE_SRCS))
 
 # binaries keep one path whatever SAN is, so a change of flags (recorded
 # here only when it differs) rebuilds everything
@@ -65,13 +66,13 @@ KX_FUZZ_OPTS ?= -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 unit-build: $(KX_UNIT_BINS)
 
 unit: unit-build
-	$(PROVE) -v --exec '' $(KX_UNIT_BINS)
+	$(PROVE) --exec '' $(KX_UNIT_BINS)
 
 $(KX_UNIT_STAMP): kx-core-force
 	@mkdir -p $(@D)
 	@echo '$(KX_UNIT_SIG)' | cmp -s - $@ || echo '$(KX_UNIT_SIG)' > $@
 
-$(KX_UNIT_OBJDIR)/%.o: src/core/%.c $(KX_UNIT_STAMP)
+$(KX_UNIT_OBJDIR)/src/%.o: src/%.c $(KX_UNIT_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(KX_UNIT_CFLAGS) -MMD -MP -c $< -o $@
 
@@ -86,7 +87,7 @@ $(BUILD)/unit/test_%: $(KX_UNIT_OBJDIR)/test_%.o $(KX_CORE_OBJS)
 .SECONDARY: $(KX_CORE_OBJS) \
             $(patsubst $(BUILD)/unit/%,$(KX_UNIT_OBJDIR)/%.o,$(KX_UNIT_BINS))
 
--include $(wildcard $(KX_UNIT_OBJDIR)/*.d)
+-include $(wildcard $(KX_UNIT_OBJDIR)/*.d $(KX_UNIT_OBJDIR)/src/*/*.d)
 
 
 fuzz-build: $(KX_FUZZ_BINS)

@@ -37,6 +37,9 @@ ngx_int_t ngx_http_kx_send_json(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_http_kx_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message);
 
+/* a whole file at configuration time (keys, JWKS), NUL-terminated */
+u_char *ngx_http_kx_read_file(ngx_conf_t *cf, ngx_str_t *name, size_t *len);
+
 /* the service name of this instance (kx_service), for logs and metrics */
 ngx_str_t *ngx_http_kx_service_name(ngx_http_request_t *r);
 

@@ -244,6 +244,64 @@ ngx_http_kx_send_error(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+u_char *
+ngx_http_kx_read_file(ngx_conf_t *cf, ngx_str_t *name, size_t *len)
+{
+    u_char          *buf;
+    ssize_t          n;
+    ngx_file_t       file;
+    ngx_file_info_t  fi;
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.name = *name;
+    file.log = cf->log;
+
+    file.fd = ngx_open_file(name->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", name);
+        return NULL;
+    }
+
+    buf = NULL;
+
+    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%V\" failed", name);
+        goto done;
+    }
+
+    if (ngx_file_size(&fi) > 1024 * 1024) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" is too large",
+                           name);
+        goto done;
+    }
+
+    buf = ngx_pnalloc(cf->pool, ngx_file_size(&fi) + 1);
+    if (buf == NULL) {
+        goto done;
+    }
+
+    n = ngx_read_file(&file, buf, ngx_file_size(&fi), 0);
+    if (n == NGX_ERROR) {
+        buf = NULL;
+        goto done;
+    }
+
+    buf[n] = '\0';
+    *len = n;
+
+done:
+
+    if (ngx_close_file(file.fd) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
+                      ngx_close_file_n " \"%V\" failed", name);
+    }
+
+    return buf;
+}
+
+
 ngx_str_t *
 ngx_http_kx_service_name(ngx_http_request_t *r)
 {
