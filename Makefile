@@ -30,9 +30,13 @@ NGX_WITH := --with-stream --with-threads --with-http_v2_module \
 KX_CC_OPT := -O2 -g -Wall -Wextra -Wno-unused-parameter -Werror
 KX_LD_OPT :=
 ifeq ($(SAN),1)
+# nginx's own ngx_cycle.c passes NULL with length 0 to memcpy
 KX_CC_OPT += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
-             -fno-sanitize-recover=undefined
+             -fno-sanitize-recover=undefined \
+             -fno-sanitize=nonnull-attribute
 KX_LD_OPT += -fsanitize=address,undefined
+export LSAN_OPTIONS := suppressions=$(ROOT)/t/lsan.supp:print_suppressions=0
+export UBSAN_OPTIONS := print_stacktrace=1
 endif
 
 KX_SRCS := config $(wildcard src/*/*.c src/*/*.h modules/*.c modules/*.h \

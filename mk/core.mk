@@ -23,7 +23,7 @@ PROVE ?= prove
 # every pure-C directory of src/ (core, gateway, trading, ...)
 KX_CORE_SRCS := $(wildcard src/*/*.c)
 KX_CORE_HDRS := $(wildcard src/*/*.h)
-KX_CORE_LIBS ?= -lyajl -ljwt -lcrypto
+KX_CORE_LIBS ?= -lyajl -ljwt -largon2 -lcrypto
 
 KX_UNIT_SRCS := $(wildcard t/unit/test_*.c)
 KX_UNIT_BINS := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(KX_UNIT_SRCS))

@@ -15,6 +15,13 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "core/kx_json.h"
+#include "gateway/kx_jwt.h"
+
+
+/* not among nginx 1.22's status constants */
+#define NGX_HTTP_KX_UNPROCESSABLE  422
+
 
 /*
  * A dependency check started by GET /health.  It must not block: it starts
@@ -34,17 +41,41 @@ ngx_int_t ngx_http_kx_send(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *type, u_char *body, size_t len);
 ngx_int_t ngx_http_kx_send_json(ngx_http_request_t *r, ngx_uint_t status,
     u_char *body, size_t len);
+/* finishes a JSON writer, sends it and frees it */
+ngx_int_t ngx_http_kx_send_jw(ngx_http_request_t *r, ngx_uint_t status,
+    kx_jw_t *w);
 ngx_int_t ngx_http_kx_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message);
 
+/*
+ * Reads the request body as a JSON object (at most max bytes) and calls
+ * handler with it; errors are answered here (400, 413, 415).  The doc
+ * lives as long as the request.  handler owns the request's reference:
+ * it must call ngx_http_finalize_request() once, now or later.  The
+ * content handler returns what this returns.
+ */
+typedef void (*ngx_http_kx_json_body_pt)(ngx_http_request_t *r,
+    kx_json_doc_t *doc);
+
+ngx_int_t ngx_http_kx_read_json_body(ngx_http_request_t *r, size_t max,
+    ngx_http_kx_json_body_pt handler);
+
 /* a whole file at configuration time (keys, JWKS), NUL-terminated */
 u_char *ngx_http_kx_read_file(ngx_conf_t *cf, ngx_str_t *name, size_t *len);
+
+/*
+ * The key tokens are issued with (kx_jwt module's keys): the HMAC key
+ * with this kid, or the first HMAC key when kid is empty; NULL if none.
+ */
+const kx_jwt_key_t *ngx_http_kx_jwt_issuing_key(ngx_http_request_t *r,
+    ngx_str_t *kid);
 
 /* the service name of this instance (kx_service), for logs and metrics */
 ngx_str_t *ngx_http_kx_service_name(ngx_http_request_t *r);
 
 
 extern ngx_module_t  ngx_http_kx_core_module;
+extern ngx_module_t  ngx_http_kx_jwt_module;
 
 
 #endif /* _NGX_HTTP_KX_H_INCLUDED_ */

@@ -33,7 +33,18 @@ typedef struct {
 } ngx_http_kx_core_main_conf_t;
 
 
+typedef struct {
+    ngx_array_t      *origins;         /* of ngx_str_t; NULL: no CORS */
+    time_t            max_age;
+    ngx_flag_t        credentials;
+} ngx_http_kx_cors_conf_t;
+
+
 ngx_int_t ngx_http_kx_health_handler(ngx_http_request_t *r);
+
+/* NGX_DECLINED to go on, else a status or rc to finalize with */
+ngx_int_t ngx_http_kx_cors_handler(ngx_http_request_t *r,
+    ngx_http_kx_cors_conf_t *cors);
 
 ngx_int_t ngx_http_kx_metrics_init_zone(ngx_conf_t *cf,
     ngx_http_kx_core_main_conf_t *kmcf);

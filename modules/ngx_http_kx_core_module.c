@@ -30,6 +30,8 @@ typedef struct {
 typedef struct {
     ngx_str_t                  route;
     ngx_http_kx_error_conf_t  *error;
+    ngx_str_t                  json;         /* kx_json_file's content */
+    ngx_http_kx_cors_conf_t    cors;
 } ngx_http_kx_core_loc_conf_t;
 
 
@@ -55,6 +57,10 @@ static ngx_int_t ngx_http_kx_service_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_kx_route_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_kx_log_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_kx_cors_phase(ngx_http_request_t *r);
+static char *ngx_http_kx_json_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_kx_json_file_handler(ngx_http_request_t *r);
 
 
 static ngx_command_t  ngx_http_kx_core_commands[] = {
@@ -106,6 +112,34 @@ static ngx_command_t  ngx_http_kx_core_commands[] = {
       ngx_http_kx_metrics,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("kx_json_file"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_kx_json_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kx_cors_origins"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_str_array_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kx_core_loc_conf_t, cors.origins),
+      NULL },
+
+    { ngx_string("kx_cors_max_age"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kx_core_loc_conf_t, cors.max_age),
+      NULL },
+
+    { ngx_string("kx_cors_credentials"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kx_core_loc_conf_t, cors.credentials),
       NULL },
 
       ngx_null_command
@@ -213,6 +247,27 @@ ngx_http_kx_send_json(ngx_http_request_t *r, ngx_uint_t status, u_char *body,
     size_t len)
 {
     return ngx_http_kx_send(r, status, &ngx_http_kx_json_type, body, len);
+}
+
+
+ngx_int_t
+ngx_http_kx_send_jw(ngx_http_request_t *r, ngx_uint_t status, kx_jw_t *w)
+{
+    size_t       len;
+    ngx_int_t    rc;
+    const char  *s;
+
+    if (kx_jw_finish(w, &s, &len) != 0) {
+        kx_jw_free(w);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_kx_send_json(r, status, (u_char *) s, len);
+
+    /* send_json copied the body */
+    kx_jw_free(w);
+
+    return rc;
 }
 
 
@@ -567,6 +622,94 @@ ngx_http_kx_route_handler(ngx_http_request_t *r)
 }
 
 
+/* before access (kx_jwt, kx_rate_limit): preflights carry no token */
+static ngx_int_t
+ngx_http_kx_cors_phase(ngx_http_request_t *r)
+{
+    ngx_int_t                     rc;
+    ngx_http_kx_core_loc_conf_t  *klcf;
+
+    klcf = ngx_http_get_module_loc_conf(r, ngx_http_kx_core_module);
+
+    rc = ngx_http_kx_cors_handler(r, &klcf->cors);
+
+    if (rc == NGX_DECLINED) {
+        return NGX_DECLINED;
+    }
+
+    ngx_http_finalize_request(r, rc);
+
+    return NGX_DONE;
+}
+
+
+/*
+ * kx_json_file <file>: serves a JSON document (relative paths: to the
+ * configuration's directory), read and validated when nginx starts.
+ */
+static char *
+ngx_http_kx_json_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_kx_core_loc_conf_t *klcf = conf;
+
+    size_t                     len;
+    u_char                    *p;
+    ngx_str_t                 *value, file;
+    kx_json_doc_t             *doc;
+    kx_json_perr_t             perr;
+    kx_json_limits_t           lim = KX_JSON_LIMITS_DEFAULT;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (klcf->json.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    file = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &file, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_http_kx_read_file(cf, &file, &len);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (kx_json_parse((char *) p, len, &lim, &doc, &perr) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" is not JSON: %s",
+                           &file, perr.msg);
+        return NGX_CONF_ERROR;
+    }
+
+    kx_json_free(doc);
+
+    klcf->json.data = p;
+    klcf->json.len = len;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_kx_json_file_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_kx_json_file_handler(ngx_http_request_t *r)
+{
+    ngx_http_kx_core_loc_conf_t  *klcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return ngx_http_kx_send_error(r, NGX_HTTP_NOT_ALLOWED, NULL, NULL);
+    }
+
+    klcf = ngx_http_get_module_loc_conf(r, ngx_http_kx_core_module);
+
+    return ngx_http_kx_send_json(r, NGX_HTTP_OK, klcf->json.data,
+                                 klcf->json.len);
+}
+
+
 static ngx_int_t
 ngx_http_kx_log_handler(ngx_http_request_t *r)
 {
@@ -634,6 +777,13 @@ ngx_http_kx_core_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_kx_route_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_kx_cors_phase;
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
     if (h == NULL) {
@@ -712,7 +862,12 @@ ngx_http_kx_core_create_loc_conf(ngx_conf_t *cf)
      *
      *     klcf->route = { 0, NULL };
      *     klcf->error = NULL;
+     *     klcf->json = { 0, NULL };
      */
+
+    klcf->cors.origins = NGX_CONF_UNSET_PTR;
+    klcf->cors.max_age = NGX_CONF_UNSET;
+    klcf->cors.credentials = NGX_CONF_UNSET;
 
     return klcf;
 }
@@ -725,6 +880,9 @@ ngx_http_kx_core_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_kx_core_loc_conf_t *conf = child;
 
     ngx_conf_merge_str_value(conf->route, prev->route, "");
+    ngx_conf_merge_ptr_value(conf->cors.origins, prev->cors.origins, NULL);
+    ngx_conf_merge_sec_value(conf->cors.max_age, prev->cors.max_age, 600);
+    ngx_conf_merge_value(conf->cors.credentials, prev->cors.credentials, 0);
 
     /* kx_error is a content handler: not inherited */
 

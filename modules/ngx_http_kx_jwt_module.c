@@ -273,6 +273,33 @@ ngx_http_kx_jwt_handler(ngx_http_request_t *r)
 }
 
 
+const kx_jwt_key_t *
+ngx_http_kx_jwt_issuing_key(ngx_http_request_t *r, ngx_str_t *kid)
+{
+    ngx_uint_t                    i;
+    kx_jwt_key_t                 *k;
+    ngx_http_kx_jwt_main_conf_t  *jmcf;
+
+    jmcf = ngx_http_get_module_main_conf(r, ngx_http_kx_jwt_module);
+    k = jmcf->keys.keys;
+
+    for (i = 0; i < jmcf->keys.nkeys; i++) {
+        if (!kx_jwt_algs_hmac_only(k[i].algs)) {
+            continue;
+        }
+
+        if (kid->len == 0
+            || (ngx_strlen(k[i].kid) == kid->len
+                && ngx_strncmp(k[i].kid, kid->data, kid->len) == 0))
+        {
+            return &k[i];
+        }
+    }
+
+    return NULL;
+}
+
+
 static ngx_int_t
 ngx_http_kx_jwt_token(ngx_http_request_t *r, ngx_http_kx_jwt_loc_conf_t *jlcf,
     ngx_str_t *token)

@@ -34,12 +34,11 @@ my %route = (
     '/preferences'           => 'notify',
     '/v1/triggers'           => 'scheduler',
     '/search'                => 'retrieval',
-    '/v1/auth/login'         => 'auth',
 );
 
 my $before = $ng->http(GET => '/metrics')->{body};
 for my $path (sort keys %route) {
-    $r = $ng->http(GET => $path);
+    $r = $ng->http(GET => $path, headers => { Authorization => 'Bearer ' . stack_token('u-aio') });
     is $r->{status}, 501, "$path: routed (not built yet)";
     is $r->{json}{error}{code}, 'not_implemented', "$path: JSON";
     is $r->{headers}{'x-kx-service'}, 'all-in-one', "$path: same instance";
@@ -55,6 +54,14 @@ for my $name (sort keys %want) {
     is(($n1 // 0) - ($n0 // 0), $want{$name},
        "$name route counted $want{$name} time(s)");
 }
+
+$r = $ng->http(GET => '/v1/portfolio');
+is $r->{status}, 401, 'a token is required';
+
+$r = $ng->http(POST => '/auth/register', json => { email => 'aio@example.com', password => 'all in one 123' });
+is $r->{status}, 201, 'accounts are served in the same instance';
+$r = $ng->http(GET => '/v1/users/me', headers => { Authorization => "Bearer $r->{json}{token}" });
+is $r->{json}{user}{email}, 'aio@example.com', 'and its token works';
 
 $r = $ng->http(GET => '/v1/nothing/here');
 is $r->{status}, 404, 'unknown route 404';

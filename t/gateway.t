@@ -34,6 +34,8 @@ my $ws_pid = ws_echo_server($ports->{notify});
 my $gw = start_instance('gateway', ports => $ports, pg => $pg,
                         redis => $redis);
 
+my %auth = (Authorization => 'Bearer ' . stack_token('user-gw-1'));
+
 # --- health, metrics, unknown routes --------------------------------------
 
 my $r = $gw->http(GET => '/health');
@@ -61,7 +63,7 @@ is $r->{status}, 405, 'POST /health 405';
 is $r->{json}{error}{code}, 'method_not_allowed', '405 is JSON';
 
 $r = $gw->http(POST => '/v1/orders', body => 'x' x (2 * 1024 * 1024),
-               headers => { 'Content-Type' => 'application/json' });
+               headers => { 'Content-Type' => 'application/json', %auth });
 is $r->{status}, 413, 'oversized body 413';
 is $r->{json}{error}{code}, 'payload_too_large', '413 is JSON';
 
@@ -90,7 +92,7 @@ my %route = (
 for my $path (sort keys %route) {
     my ($name, $seen) = @{ $route{$path} };
     my $id = "route-" . int(rand(1e9));
-    $r = $gw->http(GET => $path, headers => { 'X-Request-ID' => $id });
+    $r = $gw->http(GET => $path, headers => { 'X-Request-ID' => $id, %auth });
     is $r->{headers}{'x-kx-service'}, $name, "$path reaches $name";
     is $r->{status}, 501, "$path: the service answers (not built yet)";
     is $r->{json}{error}{code}, 'not_implemented', "$path: JSON from $name";
@@ -110,13 +112,35 @@ for my $path (sort keys %route) {
 }
 
 $r = $gw->http(GET => '/v1/auth/login');
-is $r->{status}, 501, 'auth is the gateway\'s own (not built yet)';
+is $r->{status}, 405, 'auth is the gateway\'s own (GET login: 405)';
 is $r->{headers}{'x-kx-service'}, 'gateway', 'auth answered by the gateway';
+
+# --- identity -------------------------------------------------------------
+
+$r = $gw->http(GET => '/v1/portfolio');
+is $r->{status}, 401, 'no token: 401 at the gateway';
+is $r->{json}{error}{code}, 'unauthorized', 'JSON 401';
+is $r->{headers}{'x-kx-service'}, 'gateway', 'refused before any service';
+
+$r = $gw->http(GET => '/v1/portfolio', headers => { Authorization => 'Bearer x.y.z' });
+is $r->{status}, 401, 'bad token: 401';
+is $r->{json}{error}{code}, 'invalid_token', 'invalid_token';
+
+$r = http(GET => "http://127.0.0.1:$ports->{trading}/v1/portfolio",
+          headers => { 'X-User-ID' => 'user-gw-1' });
+is $r->{status}, 401, 'a service refuses a bare X-User-ID without a token';
+
+$r = http(GET => "http://127.0.0.1:$ports->{trading}/v1/portfolio", headers => \%auth);
+is $r->{status}, 501, 'a service accepts the same token the gateway does';
+
+$r = $gw->http(GET => '/v1/portfolio', headers => \%auth);
+like $r->{headers}{'ratelimit-remaining'} // '', qr/^\d+$/,
+    'routed requests carry RateLimit headers';
 
 # --- keepalive upstreams --------------------------------------------------
 
 my $before = accepted($svc{trading});
-$gw->http(GET => '/v1/portfolio') for 1 .. 30;
+$gw->http(GET => '/v1/portfolio', headers => \%auth) for 1 .. 30;
 my $after = accepted($svc{trading});
 cmp_ok $after - $before, '<=', 2,
     '30 proxied requests reuse kept-alive upstream connections';
@@ -127,7 +151,7 @@ my $agent_re = qr/^kx_http_requests_total\{service="gateway",route="agent",statu
 my ($n0) = $gw->http(GET => '/metrics')->{body} =~ $agent_re;
 my ($h0) = $gw->http(GET => '/metrics')->{body}
     =~ /^kx_http_request_duration_seconds_count\{service="gateway",route="agent"\} (\d+)$/m;
-$gw->http(GET => '/v1/agents') for 1 .. 5;
+$gw->http(GET => '/v1/agents', headers => \%auth) for 1 .. 5;
 $r = $gw->http(GET => '/metrics');
 is $r->{status}, 200, '/metrics 200';
 like $r->{headers}{'content-type'}, qr{^text/plain}, 'Prometheus text';
@@ -145,14 +169,14 @@ like $m, qr/^kx_http_requests_total\{service="gateway",route="unknown",status="4
 
 # --- WebSocket through the gateway ----------------------------------------
 
-my $ws = ws_connect($gw->ws_url('/ws'));
+my $ws = ws_connect($gw->ws_url('/ws?token=' . stack_token('user-gw-1')));
 ok $ws && $ws->is_open, 'WebSocket upgrade through the gateway';
 $ws->send_text('hello kianax');
 is $ws->recv(5), 'hello kianax', 'frames pass both ways';
 $ws->close;
 
 # a plain GET on /ws keeps the upstream keepalive path working
-$r = $gw->http(GET => '/v1/portfolio');
+$r = $gw->http(GET => '/v1/portfolio', headers => \%auth);
 is $r->{status}, 501, 'plain requests still routed after a WebSocket';
 
 kill 'TERM', $ws_pid;

@@ -526,7 +526,7 @@ kx_jwt_jwk_add(kx_jwt_keyset_t *ks, const kx_json_node_t *jwk, char *err,
     size_t err_size)
 {
     int          rc;
-    char        *pem, kid[KX_JWT_KID_MAX + 1], tmp[64];
+    char        *pem, kid[KX_JWT_KID_MAX + 1];
     size_t       len, pem_len;
     unsigned     algs;
     const char  *kty, *s, *crv;
@@ -550,7 +550,7 @@ kx_jwt_jwk_add(kx_jwt_keyset_t *ks, const kx_json_node_t *jwk, char *err,
     }
 
     if (kx_json_get_str(jwk, "kty", &kty, &kty_len) != KX_JSON_OK) {
-        snprintf(err, err_size, "key \"%s\": no kty", kid);
+        snprintf(err, err_size, "key \"%.64s\": no kty", kid);
         return KX_JWT_EKEY;
     }
 
@@ -582,7 +582,7 @@ kx_jwt_jwk_add(kx_jwt_keyset_t *ks, const kx_json_node_t *jwk, char *err,
     }
 
     if (rc != KX_JWT_OK) {
-        snprintf(err, err_size, "key \"%s\": unsupported kty/alg", kid);
+        snprintf(err, err_size, "key \"%.64s\": unsupported kty/alg", kid);
         return KX_JWT_EKEY;
     }
 
@@ -591,7 +591,7 @@ kx_jwt_jwk_add(kx_jwt_keyset_t *ks, const kx_json_node_t *jwk, char *err,
     if (kty_len == 3 && memcmp(kty, "oct", 3) == 0) {
         unsigned char *k = kx_jwt_b64_field(jwk, "k", &len);
         if (k == NULL) {
-            snprintf(err, err_size, "key \"%s\": bad \"k\"", kid);
+            snprintf(err, err_size, "key \"%.64s\": bad \"k\"", kid);
             return KX_JWT_EKEY;
         }
         rc = kx_jwt_keyset_add(ks, kid, algs, k, len);
@@ -614,8 +614,7 @@ kx_jwt_jwk_add(kx_jwt_keyset_t *ks, const kx_json_node_t *jwk, char *err,
     }
 
     if (rc != KX_JWT_OK) {
-        snprintf(tmp, sizeof(tmp), "%s", kid);
-        snprintf(err, err_size, "key \"%s\": invalid public key", tmp);
+        snprintf(err, err_size, "key \"%.64s\": invalid public key", kid);
         ERR_clear_error();
         return rc;
     }

@@ -14,7 +14,11 @@ use Exporter qw(import);
 
 use Kx::Test;
 
-our @EXPORT = qw(stack_ports start_instance instance_conf);
+our @EXPORT = qw(stack_ports start_instance instance_conf stack_token
+                 $STACK_SECRET);
+
+# The HS256 secret every instance of a test stack shares (KX_JWT_SECRET).
+our $STACK_SECRET = 'kx-test-stack-secret-0123456789abcdef';
 
 # The stack's default ports, by the name tests use for them.
 my %DEFAULT_PORT = (
@@ -74,6 +78,9 @@ sub instance_conf {
         $text =~ s/^(\s*kx_redis_addr\s+)\S+;/$1$addr;/mg;
     }
 
+    # files named relative to nginx.conf.d/ (the conf moves to the prefix)
+    $text =~ s{(\bkx_json_file\s+)(?!/)(\S+);}{$1$dir/$2;}g;
+
     $text =~ s/^\s*(?:pid|error_log|\w+_temp_path)\s[^\n]*\n//mg;
     $text =~ s/^\s*worker_processes\s[^\n]*\n//mg;
     my $workers = $o{workers} // 1;
@@ -92,9 +99,22 @@ sub start_instance {
     my $port = $conf_opt{ports}{$name}
         or croak "start_instance: no port for $name";
     $o{vars} = { PORT => $port, %{ $o{vars} // {} } };
+    $o{env} = { KX_JWT_SECRET => $STACK_SECRET, %{ $o{env} // {} } };
     my $ng = start_nginx($text, %o);
     $ng->{kx_name} = $name;
     return $ng;
+}
+
+# An HS256 token for $sub signed with the stack's secret.
+sub stack_token {
+    my ($sub, %claims) = @_;
+    require Digest::SHA;
+    require MIME::Base64;
+    my $b64 = sub { MIME::Base64::encode_base64url($_[0]) };
+    my $h = $b64->(json_encode({ alg => 'HS256', typ => 'JWT' }));
+    my $p = $b64->(json_encode({ sub => $sub, iat => time,
+                                 exp => time + 3600, %claims }));
+    return "$h.$p." . $b64->(Digest::SHA::hmac_sha256("$h.$p", $STACK_SECRET));
 }
 
 1;

@@ -1,0 +1,1132 @@
+
+/*
+ * Copyright (C) Kianax
+ *
+ * Per-user rate limits with named policies (src/gateway/kx_gcra.c).
+ *
+ * A policy counts in one of two places:
+ *   - local: a shared-memory zone of this instance (rbtree + LRU queue,
+ *     the shape of ngx_http_limit_req_module);
+ *   - redis: one atomic round trip (a Lua GCRA over Redis' clock), so
+ *     every gateway replica spends one budget; when Redis fails the
+ *     policy fails open or closed, as configured.
+ *
+ * The handler runs in the access phase after kx_jwt (the config script
+ * registers this module first, and access handlers run in reverse), so
+ * a key of $kx_jwt_sub sees the verified subject.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_kx.h"
+#include "ngx_http_kx_io.h"
+#include "gateway/kx_gcra.h"
+
+
+#define KX_RL_KEY_MAX     256
+#define KX_RL_MAX_POLICY  8
+
+#define KX_RL_LOCAL       0
+#define KX_RL_REDIS       1
+
+
+typedef struct {
+    ngx_rbtree_t        rbtree;
+    ngx_rbtree_node_t   sentinel;
+    ngx_queue_t         queue;          /* LRU: most recent at the head */
+} ngx_http_kx_rl_shctx_t;
+
+
+typedef struct {
+    ngx_rbtree_node_t   node;           /* key: crc32 of the key */
+    ngx_queue_t         queue;
+    int64_t             tat;
+    u_short             len;
+    u_char              data[1];
+} ngx_http_kx_rl_node_t;
+
+
+typedef struct {
+    ngx_str_t                   name;
+    ngx_http_complex_value_t    key;
+    kx_gcra_t                   gcra;
+    ngx_uint_t                  mode;
+    ngx_flag_t                  fail_open;
+    ngx_shm_zone_t             *shm_zone;
+    ngx_http_kx_rl_shctx_t     *sh;
+    ngx_slab_pool_t            *shpool;
+} ngx_http_kx_rl_policy_t;
+
+
+typedef struct {
+    ngx_array_t                 policies;   /* of ngx_http_kx_rl_policy_t * */
+} ngx_http_kx_rl_main_conf_t;
+
+
+typedef struct {
+    ngx_array_t                *limits;     /* of ngx_http_kx_rl_policy_t * */
+    ngx_flag_t                  headers;
+} ngx_http_kx_rl_loc_conf_t;
+
+
+typedef struct ngx_http_kx_rl_ctx_s  ngx_http_kx_rl_ctx_t;
+
+typedef struct {
+    ngx_http_kx_rl_ctx_t       *ctx;
+    ngx_http_kx_rl_policy_t    *policy;
+    kx_redis_cmd_t             *cmd;
+    ngx_uint_t                  done;
+    ngx_uint_t                  failed;
+    kx_gcra_result_t            res;
+} ngx_http_kx_rl_check_t;
+
+
+struct ngx_http_kx_rl_ctx_s {
+    ngx_http_request_t         *request;
+    ngx_uint_t                  nchecks;
+    ngx_uint_t                  pending;
+    ngx_uint_t                  started;
+    ngx_uint_t                  finished;
+    ngx_http_kx_rl_check_t      checks[KX_RL_MAX_POLICY];
+};
+
+
+static ngx_int_t ngx_http_kx_rl_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_kx_rl_start(ngx_http_request_t *r,
+    ngx_http_kx_rl_loc_conf_t *rlcf, ngx_http_kx_rl_ctx_t *ctx);
+static void ngx_http_kx_rl_local(ngx_http_kx_rl_policy_t *p, ngx_str_t *key,
+    kx_gcra_result_t *res);
+static ngx_http_kx_rl_node_t *ngx_http_kx_rl_lookup(
+    ngx_http_kx_rl_policy_t *p, ngx_str_t *key, uint32_t hash);
+static void ngx_http_kx_rl_expire(ngx_http_kx_rl_policy_t *p, int64_t now,
+    ngx_uint_t n);
+static ngx_int_t ngx_http_kx_rl_redis(ngx_http_request_t *r,
+    ngx_http_kx_rl_check_t *chk, ngx_str_t *key, kx_redis_t *rd);
+static void ngx_http_kx_rl_redis_done(kx_redis_status_e status,
+    redisReply *reply, void *data);
+static ngx_int_t ngx_http_kx_rl_finish(ngx_http_request_t *r,
+    ngx_http_kx_rl_loc_conf_t *rlcf, ngx_http_kx_rl_ctx_t *ctx);
+static ngx_int_t ngx_http_kx_rl_headers(ngx_http_request_t *r,
+    ngx_int_t limit, kx_gcra_result_t *res);
+static ngx_int_t ngx_http_kx_rl_header(ngx_http_request_t *r, char *name,
+    size_t name_len, int64_t value);
+static void ngx_http_kx_rl_cleanup(void *data);
+static int64_t ngx_http_kx_rl_now(void);
+static void ngx_http_kx_rl_rbtree_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static ngx_int_t ngx_http_kx_rl_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static ngx_http_kx_rl_policy_t *ngx_http_kx_rl_find(
+    ngx_http_kx_rl_main_conf_t *rlmcf, ngx_str_t *name);
+static char *ngx_http_kx_rl_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_kx_rl(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static void *ngx_http_kx_rl_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_kx_rl_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_kx_rl_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_http_kx_rl_init(ngx_conf_t *cf);
+
+
+static ngx_command_t  ngx_http_kx_rl_commands[] = {
+
+    { ngx_string("kx_rate_limit_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_kx_rl_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kx_rate_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_kx_rl,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kx_rate_limit_headers"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kx_rl_loc_conf_t, headers),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_kx_rate_limit_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_http_kx_rl_init,                   /* postconfiguration */
+
+    ngx_http_kx_rl_create_main_conf,       /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_kx_rl_create_loc_conf,        /* create location configuration */
+    ngx_http_kx_rl_merge_loc_conf          /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_kx_rate_limit_module = {
+    NGX_MODULE_V1,
+    &ngx_http_kx_rate_limit_module_ctx,    /* module context */
+    ngx_http_kx_rl_commands,               /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+/*
+ * The same algorithm as kx_gcra_take(), on Redis' clock so replicas
+ * agree on time; one script call is one atomic round trip.
+ * KEYS[1] the bucket; ARGV interval and burst in microseconds/requests.
+ * Returns {allowed, remaining, retry_after_us, reset_us}.
+ */
+static ngx_str_t  ngx_http_kx_rl_script = ngx_string(
+    "local t = redis.call('TIME') "
+    "local now = tonumber(t[1]) * 1000000 + tonumber(t[2]) "
+    "local interval = tonumber(ARGV[1]) "
+    "local limit = tonumber(ARGV[2]) * interval "
+    "local tat = tonumber(redis.call('GET', KEYS[1]) or '0') "
+    "if tat < now then tat = now end "
+    "local used = tat + interval - now "
+    "if used <= limit then "
+    "  redis.call('SET', KEYS[1], tat + interval, 'PX', "
+    "             math.floor(used / 1000) + 1) "
+    "  return {1, math.floor((limit - used) / interval), 0, used} "
+    "end "
+    "return {0, 0, used - limit, tat - now}");
+
+
+static ngx_int_t
+ngx_http_kx_rl_handler(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_kx_rl_ctx_t       *ctx;
+    ngx_http_kx_rl_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_kx_rate_limit_module);
+
+    if (rlcf->limits == NULL || rlcf->limits->nelts == 0 || r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_kx_rate_limit_module);
+
+    if (ctx) {
+        if (ctx->finished) {
+            return NGX_DECLINED;
+        }
+
+        if (ctx->pending) {
+            return NGX_AGAIN;
+        }
+
+        return ngx_http_kx_rl_finish(r, rlcf, ctx);
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_kx_rl_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* a request that goes away while Redis answers cancels the command */
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_kx_rl_cleanup;
+    cln->data = ctx;
+
+    ctx->request = r;
+    ngx_http_set_ctx(r, ctx, ngx_http_kx_rate_limit_module);
+
+    if (ngx_http_kx_rl_start(r, rlcf, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->pending) {
+        return NGX_AGAIN;
+    }
+
+    return ngx_http_kx_rl_finish(r, rlcf, ctx);
+}
+
+
+static ngx_int_t
+ngx_http_kx_rl_start(ngx_http_request_t *r, ngx_http_kx_rl_loc_conf_t *rlcf,
+    ngx_http_kx_rl_ctx_t *ctx)
+{
+    ngx_str_t                  key;
+    ngx_uint_t                 i;
+    kx_redis_t                *rd;
+    ngx_http_kx_rl_check_t    *chk;
+    ngx_http_kx_rl_policy_t  **lim;
+
+    lim = rlcf->limits->elts;
+    rd = NULL;
+
+    for (i = 0; i < rlcf->limits->nelts; i++) {
+
+        if (ngx_http_complex_value(r, &lim[i]->key, &key) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        /* an empty key is not limited, as with limit_req */
+        if (key.len == 0) {
+            continue;
+        }
+
+        if (key.len > KX_RL_KEY_MAX) {
+            key.len = KX_RL_KEY_MAX;
+        }
+
+        chk = &ctx->checks[ctx->nchecks++];
+        chk->ctx = ctx;
+        chk->policy = lim[i];
+
+        if (lim[i]->mode == KX_RL_LOCAL) {
+            ngx_http_kx_rl_local(lim[i], &key, &chk->res);
+            chk->done = 1;
+            continue;
+        }
+
+        if (rd == NULL) {
+            rd = ngx_http_kx_io_redis(r);
+        }
+
+        if (rd == NULL || !kx_redis_available(rd)) {
+            chk->done = 1;
+            chk->failed = 1;
+            continue;
+        }
+
+        if (ngx_http_kx_rl_redis(r, chk, &key, rd) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        ctx->pending++;
+    }
+
+    ctx->started = 1;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_kx_rl_local(ngx_http_kx_rl_policy_t *p, ngx_str_t *key,
+    kx_gcra_result_t *res)
+{
+    size_t                  size;
+    int64_t                 now;
+    uint32_t                hash;
+    ngx_http_kx_rl_node_t  *n;
+
+    now = ngx_http_kx_rl_now();
+    hash = ngx_crc32_short(key->data, key->len);
+
+    ngx_shmtx_lock(&p->shpool->mutex);
+
+    /* keys whose bucket refilled carry no state: drop a couple each time */
+    ngx_http_kx_rl_expire(p, now, 2);
+
+    n = ngx_http_kx_rl_lookup(p, key, hash);
+
+    if (n) {
+        kx_gcra_take(&p->gcra, n->tat, now, res);
+
+        if (res->allowed) {
+            n->tat = res->tat;
+        }
+
+        ngx_queue_remove(&n->queue);
+        ngx_queue_insert_head(&p->sh->queue, &n->queue);
+
+        ngx_shmtx_unlock(&p->shpool->mutex);
+        return;
+    }
+
+    kx_gcra_take(&p->gcra, 0, now, res);
+
+    size = offsetof(ngx_http_kx_rl_node_t, data) + key->len;
+
+    n = ngx_slab_alloc_locked(p->shpool, size);
+    if (n == NULL) {
+        /* full: forget the least recently seen keys to make room */
+        ngx_http_kx_rl_expire(p, INT64_MAX, 16);
+        n = ngx_slab_alloc_locked(p->shpool, size);
+    }
+
+    if (n) {
+        n->node.key = hash;
+        n->tat = res->tat;
+        n->len = (u_short) key->len;
+        ngx_memcpy(n->data, key->data, key->len);
+        ngx_rbtree_insert(&p->sh->rbtree, &n->node);
+        ngx_queue_insert_head(&p->sh->queue, &n->queue);
+    }
+
+    ngx_shmtx_unlock(&p->shpool->mutex);
+}
+
+
+static ngx_http_kx_rl_node_t *
+ngx_http_kx_rl_lookup(ngx_http_kx_rl_policy_t *p, ngx_str_t *key,
+    uint32_t hash)
+{
+    ngx_int_t               rc;
+    ngx_rbtree_node_t      *node, *sentinel;
+    ngx_http_kx_rl_node_t  *n;
+
+    node = p->sh->rbtree.root;
+    sentinel = p->sh->rbtree.sentinel;
+
+    while (node != sentinel) {
+
+        if (hash != node->key) {
+            node = (hash < node->key) ? node->left : node->right;
+            continue;
+        }
+
+        n = (ngx_http_kx_rl_node_t *) node;
+
+        rc = ngx_memn2cmp(key->data, n->data, key->len, (size_t) n->len);
+
+        if (rc == 0) {
+            return n;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_kx_rl_expire(ngx_http_kx_rl_policy_t *p, int64_t now, ngx_uint_t n)
+{
+    ngx_queue_t            *q;
+    ngx_http_kx_rl_node_t  *node;
+
+    while (n--) {
+        if (ngx_queue_empty(&p->sh->queue)) {
+            return;
+        }
+
+        q = ngx_queue_last(&p->sh->queue);
+        node = ngx_queue_data(q, ngx_http_kx_rl_node_t, queue);
+
+        if (node->tat > now) {
+            return;
+        }
+
+        ngx_queue_remove(q);
+        ngx_rbtree_delete(&p->sh->rbtree, &node->node);
+        ngx_slab_free_locked(p->shpool, node);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_kx_rl_redis(ngx_http_request_t *r, ngx_http_kx_rl_check_t *chk,
+    ngx_str_t *key, kx_redis_t *rd)
+{
+    u_char                   *p;
+    ngx_str_t                 args[6];
+    ngx_http_kx_rl_policy_t  *pol;
+
+    pol = chk->policy;
+
+    ngx_str_set(&args[0], "EVAL");
+    args[1] = ngx_http_kx_rl_script;
+    ngx_str_set(&args[2], "1");
+
+    args[3].len = sizeof("kx:rl::") - 1 + pol->name.len + key->len;
+    args[3].data = ngx_pnalloc(r->pool, args[3].len + 2 * NGX_INT64_LEN);
+    if (args[3].data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(args[3].data, "kx:rl:%V:%V", &pol->name, key);
+
+    p = args[3].data + args[3].len;
+    args[4].data = p;
+    args[4].len = ngx_sprintf(p, "%L", pol->gcra.interval) - p;
+    p += args[4].len;
+    args[5].data = p;
+    args[5].len = ngx_sprintf(p, "%L", pol->gcra.burst) - p;
+
+    chk->cmd = kx_redis_command(rd, args, 6, 0, ngx_http_kx_rl_redis_done,
+                                chk);
+    if (chk->cmd == NULL) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_kx_rl_redis_done(kx_redis_status_e status, redisReply *reply,
+    void *data)
+{
+    ngx_http_kx_rl_check_t *chk = data;
+
+    ngx_uint_t             i;
+    ngx_connection_t      *c;
+    ngx_http_request_t    *r;
+    ngx_http_kx_rl_ctx_t  *ctx;
+    long long              v[4];
+
+    chk->cmd = NULL;
+    chk->done = 1;
+
+    if (status == KX_REDIS_OK && reply->type == REDIS_REPLY_ARRAY
+        && reply->elements == 4)
+    {
+        for (i = 0; i < 4; i++) {
+            if (reply->element[i]->type != REDIS_REPLY_INTEGER) {
+                break;
+            }
+            v[i] = reply->element[i]->integer;
+        }
+
+        if (i == 4) {
+            chk->res.allowed = (v[0] == 1);
+            chk->res.remaining = v[1];
+            chk->res.retry_after = v[2];
+            chk->res.reset = v[3];
+
+        } else {
+            chk->failed = 1;
+        }
+
+    } else {
+        chk->failed = 1;
+    }
+
+    ctx = chk->ctx;
+    r = ctx->request;
+    c = r->connection;
+
+    if (--ctx->pending) {
+        return;
+    }
+
+    /* resume the phases: the handler now sees every answer */
+    ngx_http_core_run_phases(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static ngx_int_t
+ngx_http_kx_rl_finish(ngx_http_request_t *r, ngx_http_kx_rl_loc_conf_t *rlcf,
+    ngx_http_kx_rl_ctx_t *ctx)
+{
+    ngx_int_t                 rc;
+    ngx_uint_t                i, refused, best;
+    kx_gcra_result_t         *res;
+    ngx_http_kx_rl_check_t   *chk;
+
+    ctx->finished = 1;
+
+    refused = 0;
+    best = ctx->nchecks;
+
+    for (i = 0; i < ctx->nchecks; i++) {
+        chk = &ctx->checks[i];
+
+        if (chk->failed) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "kx_rate_limit \"%V\": redis unavailable, "
+                          "failing %s", &chk->policy->name,
+                          chk->policy->fail_open ? "open" : "closed");
+
+            if (chk->policy->fail_open) {
+                continue;
+            }
+
+            /* fail closed: not the client's fault, so 503, not 429 */
+            rc = ngx_http_kx_rl_header(r, "Retry-After",
+                                       sizeof("Retry-After") - 1, 1);
+            if (rc == NGX_OK) {
+                rc = ngx_http_kx_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                            "service_unavailable",
+                                            "rate limiter unavailable");
+            }
+
+            ngx_http_finalize_request(r, rc);
+
+            return NGX_DONE;
+        }
+
+        if (!chk->res.allowed) {
+            /* the refusal that lasts longest decides Retry-After */
+            if (!refused
+                || chk->res.retry_after > ctx->checks[best].res.retry_after)
+            {
+                best = i;
+            }
+            refused = 1;
+            continue;
+        }
+
+        if (!refused
+            && (best == ctx->nchecks
+                || chk->res.remaining < ctx->checks[best].res.remaining))
+        {
+            best = i;
+        }
+    }
+
+    if (best == ctx->nchecks) {
+        return NGX_DECLINED;
+    }
+
+    res = &ctx->checks[best].res;
+
+    if (rlcf->headers
+        && ngx_http_kx_rl_headers(r, ctx->checks[best].policy->gcra.burst,
+                                  res)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!refused) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_kx_rl_header(r, "Retry-After", sizeof("Retry-After") - 1,
+                              (res->retry_after + 999999) / 1000000)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "kx_rate_limit \"%V\": limited",
+                  &ctx->checks[best].policy->name);
+
+    rc = ngx_http_kx_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                "rate_limited", "too many requests");
+
+    /* answered here: finalize and stop the phases */
+    ngx_http_finalize_request(r, rc);
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_kx_rl_headers(ngx_http_request_t *r, ngx_int_t limit,
+    kx_gcra_result_t *res)
+{
+    int64_t  reset;
+
+    reset = (res->reset + 999999) / 1000000;
+
+    if (ngx_http_kx_rl_header(r, "RateLimit-Limit", 15, limit) != NGX_OK
+        || ngx_http_kx_rl_header(r, "RateLimit-Remaining", 19,
+                                 res->remaining) != NGX_OK
+        || ngx_http_kx_rl_header(r, "RateLimit-Reset", 15, reset) != NGX_OK
+        || ngx_http_kx_rl_header(r, "X-RateLimit-Limit", 17, limit)
+           != NGX_OK
+        || ngx_http_kx_rl_header(r, "X-RateLimit-Remaining", 21,
+                                 res->remaining) != NGX_OK
+        || ngx_http_kx_rl_header(r, "X-RateLimit-Reset", 17, reset)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_kx_rl_header(ngx_http_request_t *r, char *name, size_t name_len,
+    int64_t value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->value.data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (h->value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = name_len;
+    h->value.len = ngx_sprintf(h->value.data, "%L", value) - h->value.data;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_kx_rl_cleanup(void *data)
+{
+    ngx_http_kx_rl_ctx_t *ctx = data;
+
+    ngx_uint_t  i;
+
+    for (i = 0; i < ctx->nchecks; i++) {
+        if (ctx->checks[i].cmd) {
+            kx_redis_cancel(ctx->checks[i].cmd);
+            ctx->checks[i].cmd = NULL;
+        }
+    }
+}
+
+
+static int64_t
+ngx_http_kx_rl_now(void)
+{
+    struct timeval  tv;
+
+    /* microseconds: ngx_timeofday() has only milliseconds */
+    ngx_gettimeofday(&tv);
+
+    return (int64_t) tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+
+static void
+ngx_http_kx_rl_rbtree_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t      **p;
+    ngx_http_kx_rl_node_t   *n, *t;
+
+    for ( ;; ) {
+
+        if (node->key < temp->key) {
+            p = &temp->left;
+
+        } else if (node->key > temp->key) {
+            p = &temp->right;
+
+        } else {
+            n = (ngx_http_kx_rl_node_t *) node;
+            t = (ngx_http_kx_rl_node_t *) temp;
+
+            p = (ngx_memn2cmp(n->data, t->data, n->len, t->len) < 0)
+                ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+static ngx_http_kx_rl_policy_t *
+ngx_http_kx_rl_find(ngx_http_kx_rl_main_conf_t *rlmcf, ngx_str_t *name)
+{
+    ngx_uint_t                 i;
+    ngx_http_kx_rl_policy_t  **pol;
+
+    pol = rlmcf->policies.elts;
+
+    for (i = 0; i < rlmcf->policies.nelts; i++) {
+        if (pol[i]->name.len == name->len
+            && ngx_strncmp(pol[i]->name.data, name->data, name->len) == 0)
+        {
+            return pol[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_int_t
+ngx_http_kx_rl_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_kx_rl_policy_t  *opol = data;
+
+    size_t                    len;
+    ngx_http_kx_rl_policy_t  *pol;
+
+    pol = shm_zone->data;
+
+    if (opol) {
+        /* reload: keep the buckets */
+        pol->sh = opol->sh;
+        pol->shpool = opol->shpool;
+        return NGX_OK;
+    }
+
+    pol->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        pol->sh = pol->shpool->data;
+        return NGX_OK;
+    }
+
+    pol->sh = ngx_slab_alloc(pol->shpool, sizeof(ngx_http_kx_rl_shctx_t));
+    if (pol->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    pol->shpool->data = pol->sh;
+
+    ngx_rbtree_init(&pol->sh->rbtree, &pol->sh->sentinel,
+                    ngx_http_kx_rl_rbtree_insert);
+    ngx_queue_init(&pol->sh->queue);
+
+    len = sizeof(" in kx_rate_limit_zone \"\"") + shm_zone->shm.name.len;
+
+    pol->shpool->log_ctx = ngx_slab_alloc(pol->shpool, len);
+    if (pol->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(pol->shpool->log_ctx, " in kx_rate_limit_zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    return NGX_OK;
+}
+
+
+/*
+ * kx_rate_limit_zone <name> key=<complex value> rate=<n>r/s|r/m|r/h
+ *                    [burst=<n>] [size=<size>] [mode=local|redis]
+ *                    [fail=open|closed];
+ */
+static char *
+ngx_http_kx_rl_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_kx_rl_main_conf_t *rlmcf = conf;
+
+    u_char                            *p;
+    size_t                             size;
+    ngx_str_t                         *value, s, name;
+    ngx_int_t                          rate, burst, period;
+    ngx_uint_t                         i, key_set;
+    ngx_http_kx_rl_policy_t           *pol, **slot;
+    ngx_http_compile_complex_value_t   ccv;
+
+    value = cf->args->elts;
+
+    if (ngx_http_kx_rl_find(rlmcf, &value[1])) {
+        return "is duplicate";
+    }
+
+    pol = ngx_pcalloc(cf->pool, sizeof(ngx_http_kx_rl_policy_t));
+    slot = ngx_array_push(&rlmcf->policies);
+    if (pol == NULL || slot == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *slot = pol;
+
+    pol->name = value[1];
+    pol->mode = KX_RL_LOCAL;
+    pol->fail_open = 1;
+
+    rate = 0;
+    period = 1;
+    burst = 0;
+    size = 1024 * 1024;
+    key_set = 0;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "key=", 4) == 0) {
+            s.data = value[i].data + 4;
+            s.len = value[i].len - 4;
+
+            ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+            ccv.cf = cf;
+            ccv.value = &s;
+            ccv.complex_value = &pol->key;
+
+            if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+                return NGX_CONF_ERROR;
+            }
+
+            key_set = 1;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "rate=", 5) == 0) {
+            p = value[i].data + value[i].len - 3;
+
+            if (value[i].len > 8 && ngx_strncmp(p, "r/s", 3) == 0) {
+                period = 1;
+            } else if (value[i].len > 8 && ngx_strncmp(p, "r/m", 3) == 0) {
+                period = 60;
+            } else if (value[i].len > 8 && ngx_strncmp(p, "r/h", 3) == 0) {
+                period = 3600;
+            } else {
+                goto invalid;
+            }
+
+            rate = ngx_atoi(value[i].data + 5, value[i].len - 8);
+            if (rate <= 0) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "burst=", 6) == 0) {
+            burst = ngx_atoi(value[i].data + 6, value[i].len - 6);
+            if (burst <= 0) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "size=", 5) == 0) {
+            s.data = value[i].data + 5;
+            s.len = value[i].len - 5;
+
+            size = ngx_parse_size(&s);
+            if (size == (size_t) NGX_ERROR || size < 8 * ngx_pagesize) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "mode=local") == 0) {
+            pol->mode = KX_RL_LOCAL;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "mode=redis") == 0) {
+            pol->mode = KX_RL_REDIS;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "fail=open") == 0) {
+            pol->fail_open = 1;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "fail=closed") == 0) {
+            pol->fail_open = 0;
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    if (!key_set || rate == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" needs key= and rate=", &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    /* without burst=, a second's worth (at least 1) passes at once */
+    if (burst == 0) {
+        burst = ngx_max(rate / period, 1);
+    }
+
+    if (kx_gcra_init(&pol->gcra, rate, (int64_t) period * 1000000, burst)
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\": rate or burst out of range", &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    name.len = sizeof("kx_rl_") - 1 + pol->name.len;
+    name.data = ngx_pnalloc(cf->pool, name.len);
+    if (name.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_sprintf(name.data, "kx_rl_%V", &pol->name);
+
+    if (pol->mode == KX_RL_LOCAL) {
+        pol->shm_zone = ngx_shared_memory_add(cf, &name, size,
+                                              &ngx_http_kx_rate_limit_module);
+        if (pol->shm_zone == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        pol->shm_zone->init = ngx_http_kx_rl_init_zone;
+        pol->shm_zone->data = pol;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
+                       &value[i]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_kx_rl(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_kx_rl_loc_conf_t *rlcf = conf;
+
+    ngx_str_t                    *value;
+    ngx_http_kx_rl_policy_t      *pol, **lim;
+    ngx_http_kx_rl_main_conf_t   *rlmcf;
+
+    value = cf->args->elts;
+
+    if (rlcf->limits && (rlcf->limits->nelts == 0
+                         || ngx_strcmp(value[1].data, "off") == 0))
+    {
+        return "\"off\" cannot be combined with policies";
+    }
+
+    if (rlcf->limits == NULL) {
+        rlcf->limits = ngx_array_create(cf->pool, 2,
+                                        sizeof(ngx_http_kx_rl_policy_t *));
+        if (rlcf->limits == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    /* "off": an empty list, so the outer level's policies are not inherited */
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        return NGX_CONF_OK;
+    }
+
+    if (rlcf->limits->nelts == KX_RL_MAX_POLICY) {
+        return "has too many policies";
+    }
+
+    rlmcf = ngx_http_conf_get_module_main_conf(cf,
+                                               ngx_http_kx_rate_limit_module);
+
+    pol = ngx_http_kx_rl_find(rlmcf, &value[1]);
+
+    if (pol) {
+        lim = ngx_array_push(rlcf->limits);
+        if (lim == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *lim = pol;
+
+        return NGX_CONF_OK;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "unknown kx_rate_limit_zone \"%V\" (declare zones "
+                       "before they are used)", &value[1]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static void *
+ngx_http_kx_rl_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_kx_rl_main_conf_t  *rlmcf;
+
+    rlmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_kx_rl_main_conf_t));
+    if (rlmcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&rlmcf->policies, cf->pool, 8,
+                       sizeof(ngx_http_kx_rl_policy_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return rlmcf;
+}
+
+
+static void *
+ngx_http_kx_rl_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_kx_rl_loc_conf_t  *rlcf;
+
+    rlcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_kx_rl_loc_conf_t));
+    if (rlcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     rlcf->limits = NULL;
+     */
+
+    rlcf->headers = NGX_CONF_UNSET;
+
+    return rlcf;
+}
+
+
+static char *
+ngx_http_kx_rl_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_kx_rl_loc_conf_t *prev = parent;
+    ngx_http_kx_rl_loc_conf_t *conf = child;
+
+    /* like limit_req: a level with its own policies replaces the outer */
+    if (conf->limits == NULL) {
+        conf->limits = prev->limits;
+    }
+
+    ngx_conf_merge_value(conf->headers, prev->headers, 1);
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_kx_rl_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt          *h;
+    ngx_http_core_main_conf_t    *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_kx_rl_handler;
+
+    return NGX_OK;
+}

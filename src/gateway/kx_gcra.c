@@ -1,0 +1,56 @@
+
+/*
+ * Copyright (C) Kianax
+ */
+
+
+#include "gateway/kx_gcra.h"
+
+
+int
+kx_gcra_init(kx_gcra_t *g, int64_t rate, int64_t period_us, int64_t burst)
+{
+    if (rate <= 0 || period_us <= 0 || burst <= 0 || period_us / rate == 0
+        || burst > INT64_MAX / (period_us / rate) / 4)
+    {
+        return -1;
+    }
+
+    g->interval = period_us / rate;
+    g->burst = burst;
+
+    return 0;
+}
+
+
+void
+kx_gcra_take(const kx_gcra_t *g, int64_t tat, int64_t now,
+    kx_gcra_result_t *res)
+{
+    int64_t  limit, next, used;
+
+    /* the bucket holds `burst` requests: burst * interval of credit */
+    limit = g->burst * g->interval;
+
+    if (tat < now) {
+        tat = now;
+    }
+
+    next = tat + g->interval;
+    used = next - now;
+
+    if (used <= limit) {
+        res->allowed = 1;
+        res->tat = next;
+        res->remaining = (limit - used) / g->interval;
+        res->retry_after = 0;
+        res->reset = used;
+        return;
+    }
+
+    res->allowed = 0;
+    res->tat = tat;
+    res->remaining = 0;
+    res->retry_after = used - limit;
+    res->reset = tat - now;
+}

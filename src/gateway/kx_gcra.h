@@ -1,0 +1,45 @@
+
+/*
+ * Copyright (C) Kianax
+ */
+
+
+#ifndef _KX_GCRA_H_INCLUDED_
+#define _KX_GCRA_H_INCLUDED_
+
+
+#include <stdint.h>
+
+
+/*
+ * The generic cell rate algorithm: a token bucket kept as one number,
+ * the theoretical arrival time (TAT) of the next request.  Unlike fixed
+ * windows it has no burst at a window's edge: at most `burst` requests
+ * pass at once, then one per `interval`.  Times in microseconds.
+ */
+
+typedef struct {
+    int64_t     interval;       /* period / rate: one request's cost */
+    int64_t     burst;          /* requests allowed at once, >= 1 */
+} kx_gcra_t;
+
+
+typedef struct {
+    int         allowed;
+    int64_t     tat;            /* the new TAT to store (when allowed) */
+    int64_t     remaining;      /* requests that would still pass now */
+    int64_t     retry_after;    /* until the next request may pass */
+    int64_t     reset;          /* until the bucket is full again */
+} kx_gcra_result_t;
+
+
+/* rate requests per period_us, e.g. 100 per 60 s: 100, 60000000 */
+int kx_gcra_init(kx_gcra_t *g, int64_t rate, int64_t period_us,
+    int64_t burst);
+
+/* tat: the stored TAT, or 0 for a key seen first */
+void kx_gcra_take(const kx_gcra_t *g, int64_t tat, int64_t now,
+    kx_gcra_result_t *res);
+
+
+#endif /* _KX_GCRA_H_INCLUDED_ */

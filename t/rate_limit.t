@@ -1,0 +1,152 @@
+#!/usr/bin/perl
+
+# ngx_http_kx_rate_limit_module: exact bursts per user, users independent,
+# anonymous callers keyed by address (a spoofed X-Forwarded-For changes
+# nothing), the RateLimit-* headers, two gateways sharing one budget
+# through Redis, and the fail-open / fail-closed modes when Redis is down.
+
+use strict;
+use warnings;
+
+use Test::More;
+use Digest::SHA qw(hmac_sha256);
+use MIME::Base64 qw(encode_base64url);
+use POSIX ();
+
+use lib 't/lib';
+use Kx::Test;
+
+my $secret = 'rate-limit-test-secret-0123456789';
+my $redis = start_redis();
+
+my $conf = <<'EOF';
+master_process on;
+worker_processes %%WORKERS%%;
+events { worker_connections 1024; }
+http {
+    kx_redis_addr %%REDIS_ADDR%%;
+    kx_redis_timeout 500ms;
+    kx_jwt_key - HS256 env:KX_TEST_SECRET;
+
+    map $kx_jwt_sub $kx_rl_key {
+        ''          $remote_addr;
+        default     $kx_jwt_sub;
+    }
+
+    kx_rate_limit_zone general key=$kx_rl_key rate=60r/m burst=5;
+    kx_rate_limit_zone shared key=$kx_rl_key rate=60r/m burst=5 mode=redis fail=open;
+    kx_rate_limit_zone strict key=$kx_rl_key rate=60r/m burst=3 mode=redis fail=closed;
+
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        kx_jwt optional;
+
+        location /local  { kx_rate_limit general; return 204; }
+        location /shared { kx_rate_limit shared;  return 204; }
+        location /strict { kx_rate_limit strict;  return 204; }
+        location /none   { return 204; }
+    }
+}
+EOF
+
+# "return" answers in the rewrite phase, before access: serve from try_files
+$conf =~ s/return 204;/try_files \/nonexistent =204;/g;
+
+my %env = (KX_TEST_SECRET => $secret);
+my $g1 = start_nginx($conf, redis => $redis, env => \%env, vars => { WORKERS => 2 });
+my $g2 = start_nginx($conf, redis => $redis, env => \%env, vars => { WORKERS => 1 });
+
+sub token {
+    my ($sub) = @_;
+    my $h = encode_base64url(json_encode({ alg => 'HS256', typ => 'JWT' }));
+    my $p = encode_base64url(json_encode({ sub => $sub, exp => time + 600 }));
+    return "$h.$p." . encode_base64url(hmac_sha256("$h.$p", $secret));
+}
+
+sub get {
+    my ($ng, $path, $sub, %h) = @_;
+    $h{Authorization} = 'Bearer ' . token($sub) if defined $sub;
+    return http(GET => $ng->url($path), headers => \%h);
+}
+
+# --- local: exact burst, per user -----------------------------------------
+
+my @st = map { get($g1, '/local', 'alice')->{status} } 1 .. 6;
+is_deeply \@st, [204, 204, 204, 204, 204, 429], 'alice: 5 pass, the 6th is refused';
+
+my $r = get($g1, '/local', 'alice');
+is $r->{status}, 429, 'still refused';
+is $r->{json}{error}{code}, 'rate_limited', 'JSON error';
+cmp_ok $r->{headers}{'retry-after'}, '>=', 1, 'Retry-After';
+cmp_ok $r->{headers}{'retry-after'}, '<=', 2, 'Retry-After about one interval (1 s)';
+is $r->{headers}{'ratelimit-remaining'}, 0, 'RateLimit-Remaining 0';
+
+$r = get($g1, '/local', 'bob');
+is $r->{status}, 204, 'bob has his own budget';
+is $r->{headers}{'ratelimit-limit'}, 5, 'RateLimit-Limit';
+is $r->{headers}{'ratelimit-remaining'}, 4, 'RateLimit-Remaining counts down';
+is $r->{headers}{'x-ratelimit-remaining'}, 4, 'X-RateLimit-Remaining too';
+cmp_ok $r->{headers}{'ratelimit-reset'}, '>=', 1, 'RateLimit-Reset';
+
+$r = get($g1, '/none', 'alice');
+is $r->{status}, 204, 'unlimited locations are not limited';
+ok !exists $r->{headers}{'ratelimit-limit'}, 'and carry no RateLimit headers';
+
+# concurrent burst over two workers: exactly 5 of 12 pass
+my @pids;
+pipe my $rd, my $wr or die;
+for my $i (1 .. 12) {
+    my $pid = fork // die;
+    if (!$pid) {
+        close $rd;
+        my $s = get($g1, '/local', 'carol')->{status};
+        syswrite $wr, "$s\n";
+        POSIX::_exit(0);
+    }
+    push @pids, $pid;
+}
+close $wr;
+waitpid $_, 0 for @pids;
+my @res = <$rd>;
+chomp @res;
+is scalar(grep { $_ == 204 } @res), 5, '12 concurrent requests: exactly 5 pass';
+is scalar(grep { $_ == 429 } @res), 7, 'and 7 are refused';
+
+# anonymous: keyed by address; X-Forwarded-For is not trusted
+my @anon = map {
+    get($g1, '/local', undef, 'X-Forwarded-For' => "10.0.0.$_")->{status}
+} 1 .. 6;
+is_deeply \@anon, [204, 204, 204, 204, 204, 429],
+    'anonymous callers share their address\'s budget whatever XFF says';
+
+# --- redis: two gateways, one budget --------------------------------------
+
+my @both = map { get($_ % 2 ? $g1 : $g2, '/shared', 'dave')->{status} } 1 .. 8;
+is scalar(grep { $_ == 204 } @both), 5, 'two gateways in cluster mode: 5 pass in all';
+is $both[-1], 429, 'the rest refused on either gateway';
+ok((grep { $_ eq 'kx:rl:shared:dave' } @{ $redis->command('KEYS', 'kx:rl:*') }),
+   'the bucket lives in Redis');
+
+$r = get($g2, '/shared', 'erin');
+is $r->{headers}{'ratelimit-remaining'}, 4, 'redis mode sends the headers too';
+
+# --- redis down ----------------------------------------------------------
+
+$redis->down;
+$r = get($g1, '/shared', 'dave');
+is $r->{status}, 204, 'fail=open: passes while Redis is down';
+$r = get($g1, '/strict', 'frank');
+is $r->{status}, 503, 'fail=closed: refused while Redis is down';
+is $r->{json}{error}{code}, 'service_unavailable', 'fail=closed: JSON 503';
+$r = get($g1, '/local', 'gina');
+is $r->{status}, 204, 'local policies do not care';
+
+$redis->up;
+wait_until(sub { get($g1, '/strict', 'henry')->{status} == 204 }, timeout => 10);
+$r = get($g1, '/strict', 'henry');
+is $r->{status}, 204, 'fail=closed passes again once Redis is back';
+
+$g1->allow_log(qr/redis/i);
+$g2->allow_log(qr/redis/i);
+
+done_testing;
