@@ -19,20 +19,25 @@ my $so = "$dir/ngx_http_kx_core_module.so";
 plan skip_all => "$nginx not installed" unless -x $nginx;
 plan skip_all => "$so not built (make modules)" unless -f $so;
 
-my $ng = start_nginx(<<"EOF", nginx => $nginx);
+my $pg = start_pg();
+my %env = (KX_TEST_SECRET => 'dynamic-module-secret-0123456789');
+my $ng = start_nginx(<<"EOF", nginx => $nginx, pg => $pg, env => \%env);
 load_module $so;
 master_process on;
 worker_processes 1;
 events { worker_connections 256; }
 http {
     kx_service dyn-test;
+    kx_pg_conninfo "%%PG_CONNINFO%%";
+    kx_jwt_key - HS256 env:KX_TEST_SECRET;
     add_header X-Request-ID \$kx_request_id always;
-    error_page 404 405 /.kx/error;
+    error_page 401 404 405 /.kx/error;
     server {
         listen 127.0.0.1:%%PORT%%;
         location = /.kx/error { internal; kx_error; }
         location = /health { kx_health; }
         location = /metrics { kx_metrics; }
+        location /private { kx_jwt on; kx_error 418; }
         location / { kx_route everything; return 404; }
     }
 }
@@ -41,10 +46,14 @@ EOF
 my $r = http(GET => $ng->url('/health'));
 is $r->{status}, 200, 'Debian nginx with our .so: /health 200';
 is $r->{json}{service}, 'dyn-test', 'kx_service from the loaded module';
+ok $r->{json}{checks}{postgres}{ok}, 'the PostgreSQL pool works in the .so';
+
+$r = http(GET => $ng->url('/private'));
+is $r->{status}, 401, 'kx_jwt from the .so refuses a missing token';
 like $r->{headers}{'x-request-id'}, qr/^[0-9a-f]{32}$/, '$kx_request_id';
 
 $r = http(GET => $ng->url('/missing'));
-is $r->{status}, 404, '404';
+is $r->{status}, 404, 'unknown path: 404';
 is $r->{json}{error}{code}, 'not_found', 'JSON error through error_page';
 
 $r = http(GET => $ng->url('/metrics'));
