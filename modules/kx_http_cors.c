@@ -18,8 +18,6 @@
 
 static ngx_int_t ngx_http_kx_cors_allowed(ngx_http_kx_cors_conf_t *cors,
     ngx_str_t *origin);
-static ngx_int_t ngx_http_kx_cors_header(ngx_http_request_t *r, char *name,
-    size_t len, ngx_str_t *value);
 
 
 static ngx_str_t  ngx_http_kx_cors_methods =
@@ -78,7 +76,7 @@ ngx_http_kx_cors_handler(ngx_http_request_t *r,
         }
     }
 
-    if (ngx_http_kx_cors_header(r, "Vary", 4, &ngx_http_kx_cors_vary)
+    if (ngx_http_kx_add_header(r, "Vary", &ngx_http_kx_cors_vary)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -100,13 +98,13 @@ ngx_http_kx_cors_handler(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    if (ngx_http_kx_cors_header(r, "Access-Control-Allow-Origin", 27,
-                                &origin) != NGX_OK
+    if (ngx_http_kx_add_header(r, "Access-Control-Allow-Origin", &origin)
+        != NGX_OK
         || (cors->credentials
-            && ngx_http_kx_cors_header(r, "Access-Control-Allow-Credentials",
-                                       32, &ngx_http_kx_cors_true) != NGX_OK)
-        || ngx_http_kx_cors_header(r, "Access-Control-Expose-Headers", 29,
-                                   &ngx_http_kx_cors_expose) != NGX_OK)
+            && ngx_http_kx_add_header(r, "Access-Control-Allow-Credentials",
+                                      &ngx_http_kx_cors_true) != NGX_OK)
+        || ngx_http_kx_add_header(r, "Access-Control-Expose-Headers",
+                                  &ngx_http_kx_cors_expose) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -129,11 +127,11 @@ ngx_http_kx_cors_handler(ngx_http_request_t *r,
     max_age->len = ngx_sprintf(max_age->data, "%T", cors->max_age)
                    - max_age->data;
 
-    if (ngx_http_kx_cors_header(r, "Access-Control-Allow-Methods", 28,
-                                &ngx_http_kx_cors_methods) != NGX_OK
-        || ngx_http_kx_cors_header(r, "Access-Control-Allow-Headers", 28,
-                                   &ngx_http_kx_cors_allow_headers) != NGX_OK
-        || ngx_http_kx_cors_header(r, "Access-Control-Max-Age", 22, max_age)
+    if (ngx_http_kx_add_header(r, "Access-Control-Allow-Methods",
+                               &ngx_http_kx_cors_methods) != NGX_OK
+        || ngx_http_kx_add_header(r, "Access-Control-Allow-Headers",
+                                  &ngx_http_kx_cors_allow_headers) != NGX_OK
+        || ngx_http_kx_add_header(r, "Access-Control-Max-Age", max_age)
            != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -169,24 +167,4 @@ ngx_http_kx_cors_allowed(ngx_http_kx_cors_conf_t *cors, ngx_str_t *origin)
     }
 
     return 0;
-}
-
-
-static ngx_int_t
-ngx_http_kx_cors_header(ngx_http_request_t *r, char *name, size_t len,
-    ngx_str_t *value)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    h->key.data = (u_char *) name;
-    h->key.len = len;
-    h->value = *value;
-
-    return NGX_OK;
 }

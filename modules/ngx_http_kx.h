@@ -41,6 +41,10 @@ ngx_int_t ngx_http_kx_send(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *type, u_char *body, size_t len);
 ngx_int_t ngx_http_kx_send_json(ngx_http_request_t *r, ngx_uint_t status,
     u_char *body, size_t len);
+/* appends a response header; name must be a literal (not copied) */
+ngx_int_t ngx_http_kx_add_header(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value);
+
 /* finishes a JSON writer, sends it and frees it */
 ngx_int_t ngx_http_kx_send_jw(ngx_http_request_t *r, ngx_uint_t status,
     kx_jw_t *w);

@@ -251,6 +251,26 @@ ngx_http_kx_send_json(ngx_http_request_t *r, ngx_uint_t status, u_char *body,
 
 
 ngx_int_t
+ngx_http_kx_add_header(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value = *value;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
 ngx_http_kx_send_jw(ngx_http_request_t *r, ngx_uint_t status, kx_jw_t *w)
 {
     size_t       len;

@@ -359,24 +359,16 @@ static ngx_int_t
 ngx_http_kx_jwt_unauthorized(ngx_http_request_t *r, const char *code,
     const char *message, ngx_uint_t invalid)
 {
-    ngx_table_elt_t  *h;
+    static ngx_str_t  challenge = ngx_string("Bearer realm=\"kianax\"");
+    static ngx_str_t  invalid_challenge =
+        ngx_string("Bearer realm=\"kianax\", error=\"invalid_token\"");
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    if (ngx_http_kx_add_header(r, "WWW-Authenticate",
+                               invalid ? &invalid_challenge : &challenge)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "WWW-Authenticate");
-
-    if (invalid) {
-        ngx_str_set(&h->value,
-                    "Bearer realm=\"kianax\", error=\"invalid_token\"");
-    } else {
-        ngx_str_set(&h->value, "Bearer realm=\"kianax\"");
-    }
-
-    r->headers_out.www_authenticate = h;
 
     /*
      * An access handler that answers itself finalizes the request and

@@ -111,8 +111,8 @@ static ngx_int_t ngx_http_kx_rl_finish(ngx_http_request_t *r,
     ngx_http_kx_rl_loc_conf_t *rlcf, ngx_http_kx_rl_ctx_t *ctx);
 static ngx_int_t ngx_http_kx_rl_headers(ngx_http_request_t *r,
     ngx_int_t limit, kx_gcra_result_t *res);
-static ngx_int_t ngx_http_kx_rl_header(ngx_http_request_t *r, char *name,
-    size_t name_len, int64_t value);
+static ngx_int_t ngx_http_kx_rl_header(ngx_http_request_t *r,
+    const char *name, int64_t value);
 static void ngx_http_kx_rl_cleanup(void *data);
 static int64_t ngx_http_kx_rl_now(void);
 static void ngx_http_kx_rl_rbtree_insert(ngx_rbtree_node_t *temp,
@@ -563,8 +563,7 @@ ngx_http_kx_rl_finish(ngx_http_request_t *r, ngx_http_kx_rl_loc_conf_t *rlcf,
             }
 
             /* fail closed: not the client's fault, so 503, not 429 */
-            rc = ngx_http_kx_rl_header(r, "Retry-After",
-                                       sizeof("Retry-After") - 1, 1);
+            rc = ngx_http_kx_rl_header(r, "Retry-After", 1);
             if (rc == NGX_OK) {
                 rc = ngx_http_kx_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                             "service_unavailable",
@@ -613,7 +612,7 @@ ngx_http_kx_rl_finish(ngx_http_request_t *r, ngx_http_kx_rl_loc_conf_t *rlcf,
         return NGX_DECLINED;
     }
 
-    if (ngx_http_kx_rl_header(r, "Retry-After", sizeof("Retry-After") - 1,
+    if (ngx_http_kx_rl_header(r, "Retry-After",
                               (res->retry_after + 999999) / 1000000)
         != NGX_OK)
     {
@@ -642,15 +641,15 @@ ngx_http_kx_rl_headers(ngx_http_request_t *r, ngx_int_t limit,
 
     reset = (res->reset + 999999) / 1000000;
 
-    if (ngx_http_kx_rl_header(r, "RateLimit-Limit", 15, limit) != NGX_OK
-        || ngx_http_kx_rl_header(r, "RateLimit-Remaining", 19,
-                                 res->remaining) != NGX_OK
-        || ngx_http_kx_rl_header(r, "RateLimit-Reset", 15, reset) != NGX_OK
-        || ngx_http_kx_rl_header(r, "X-RateLimit-Limit", 17, limit)
+    if (ngx_http_kx_rl_header(r, "RateLimit-Limit", limit) != NGX_OK
+        || ngx_http_kx_rl_header(r, "RateLimit-Remaining", res->remaining)
            != NGX_OK
-        || ngx_http_kx_rl_header(r, "X-RateLimit-Remaining", 21,
+        || ngx_http_kx_rl_header(r, "RateLimit-Reset", reset) != NGX_OK
+        || ngx_http_kx_rl_header(r, "X-RateLimit-Limit", limit)
+           != NGX_OK
+        || ngx_http_kx_rl_header(r, "X-RateLimit-Remaining",
                                  res->remaining) != NGX_OK
-        || ngx_http_kx_rl_header(r, "X-RateLimit-Reset", 17, reset)
+        || ngx_http_kx_rl_header(r, "X-RateLimit-Reset", reset)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -661,27 +660,18 @@ ngx_http_kx_rl_headers(ngx_http_request_t *r, ngx_int_t limit,
 
 
 static ngx_int_t
-ngx_http_kx_rl_header(ngx_http_request_t *r, char *name, size_t name_len,
-    int64_t value)
+ngx_http_kx_rl_header(ngx_http_request_t *r, const char *name, int64_t value)
 {
-    ngx_table_elt_t  *h;
+    ngx_str_t  v;
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    v.data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (v.data == NULL) {
         return NGX_ERROR;
     }
 
-    h->value.data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
-    if (h->value.data == NULL) {
-        return NGX_ERROR;
-    }
+    v.len = ngx_sprintf(v.data, "%L", value) - v.data;
 
-    h->hash = 1;
-    h->key.data = (u_char *) name;
-    h->key.len = name_len;
-    h->value.len = ngx_sprintf(h->value.data, "%L", value) - h->value.data;
-
-    return NGX_OK;
+    return ngx_http_kx_add_header(r, name, &v);
 }
 
 

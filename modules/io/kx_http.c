@@ -294,7 +294,8 @@ kx_http_request(const kx_http_spec_t *spec, kx_http_handler_pt handler,
     w = kx_http_worker;
     log = spec->log ? spec->log : ngx_cycle->log;
 
-    pool = ngx_create_pool(1024, log);
+    /* not the caller's log: it may be gone when the pool is destroyed */
+    pool = ngx_create_pool(1024, ngx_cycle->log);
     if (pool == NULL) {
         return NULL;
     }

@@ -134,8 +134,9 @@ typedef struct {
     size_t               max_size;      /* body bytes; 0: conf.max_size */
     ngx_str_t            breaker_key;   /* "": the URL's host:port */
 
-    ngx_log_t           *log;           /* NULL: the cycle's; must outlive
-                                           the request */
+    ngx_log_t           *log;           /* NULL: the cycle's; must live
+                                           until the handler is called or
+                                           the request is cancelled */
 } kx_http_spec_t;
 
 
