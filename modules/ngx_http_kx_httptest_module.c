@@ -29,6 +29,8 @@
  *
  *   kx_httptest_breaker;                the breakers and client counters
  *   kx_httptest_ping;                   answers at once, no I/O
+ *
+ * The client itself is freed at worker exit by ngx_http_kx_io_module.
  */
 
 
@@ -70,7 +72,6 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_kx_httptest_init_process(ngx_cycle_t *cycle);
-static void ngx_http_kx_httptest_exit_process(ngx_cycle_t *cycle);
 static void *ngx_http_kx_httptest_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_kx_httptest_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_kx_httptest_merge_loc_conf(ngx_conf_t *cf,
@@ -90,8 +91,6 @@ static ngx_int_t ngx_http_kx_httptest_ok(ngx_http_request_t *r,
     kx_http_response_t *res);
 static ngx_int_t ngx_http_kx_httptest_error(ngx_http_request_t *r,
     kx_http_response_t *res);
-static ngx_int_t ngx_http_kx_httptest_header(ngx_http_request_t *r,
-    char *name, ngx_str_t *value);
 static ngx_uint_t ngx_http_kx_httptest_idempotent(ngx_str_t *method);
 static void ngx_http_kx_httptest_cleanup(void *data);
 static u_char *ngx_http_kx_httptest_json_str(u_char *p, ngx_str_t *s);
@@ -219,7 +218,7 @@ ngx_module_t  ngx_http_kx_httptest_module = {
     ngx_http_kx_httptest_init_process,     /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    ngx_http_kx_httptest_exit_process,     /* exit process */
+    NULL,                                  /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -244,14 +243,6 @@ ngx_http_kx_httptest_init_process(ngx_cycle_t *cycle)
     }
 
     return NGX_OK;
-}
-
-
-static void
-ngx_http_kx_httptest_exit_process(ngx_cycle_t *cycle)
-{
-    /* TODO(lead): belongs in ngx_http_kx_io_module's exit_process */
-    kx_http_cleanup();
 }
 
 
@@ -734,7 +725,7 @@ ngx_http_kx_httptest_error(ngx_http_request_t *r, kx_http_response_t *res)
                 v.len = ngx_sprintf(p, "%M", (info[i].retry_in + 999) / 1000)
                         - p;
 
-                if (ngx_http_kx_httptest_header(r, "Retry-After", &v)
+                if (ngx_http_kx_add_header(r, "Retry-After", &v)
                     != NGX_OK)
                 {
                     return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -763,7 +754,7 @@ ngx_http_kx_httptest_error(ngx_http_request_t *r, kx_http_response_t *res)
     v.data = (u_char *) kx_http_error_text(res->error);
     v.len = ngx_strlen(v.data);
 
-    if (ngx_http_kx_httptest_header(r, "X-Kx-Error", &v) != NGX_OK) {
+    if (ngx_http_kx_add_header(r, "X-Kx-Error", &v) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -775,41 +766,18 @@ ngx_http_kx_httptest_error(ngx_http_request_t *r, kx_http_response_t *res)
     v.data = p;
     v.len = ngx_sprintf(p, "%ui", res->attempts) - p;
 
-    if (ngx_http_kx_httptest_header(r, "X-Kx-Attempts", &v) != NGX_OK) {
+    if (ngx_http_kx_add_header(r, "X-Kx-Attempts", &v) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     v.data = p + NGX_INT_T_LEN;
     v.len = ngx_sprintf(v.data, "%M", res->elapsed) - v.data;
 
-    if (ngx_http_kx_httptest_header(r, "X-Kx-Elapsed", &v) != NGX_OK) {
+    if (ngx_http_kx_add_header(r, "X-Kx-Elapsed", &v) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     return ngx_http_kx_send_error(r, status, code, res->message);
-}
-
-
-static ngx_int_t
-ngx_http_kx_httptest_header(ngx_http_request_t *r, char *name,
-    ngx_str_t *value)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    h->key.data = (u_char *) name;
-    h->key.len = ngx_strlen(name);
-    h->value = *value;
-
-    return NGX_OK;
 }
 
 

@@ -25,6 +25,8 @@
 
 typedef struct {
     kx_jwt_keyset_t   keys;
+    ngx_uint_t        cache_size;
+    kx_jwt_cache_t   *cache;        /* per worker, made on first use */
 } ngx_http_kx_jwt_main_conf_t;
 
 
@@ -59,6 +61,7 @@ static ngx_int_t ngx_http_kx_jwt_claim_variable(ngx_http_request_t *r,
 static ngx_int_t ngx_http_kx_jwt_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_kx_jwt_init(ngx_conf_t *cf);
 static void *ngx_http_kx_jwt_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_kx_jwt_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_kx_jwt_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_kx_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -69,6 +72,9 @@ static char *ngx_http_kx_jwt_jwks(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_kx_jwt_source(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static void ngx_http_kx_jwt_free_keys(void *data);
+static kx_jwt_cache_t *ngx_http_kx_jwt_cache_create(
+    ngx_http_kx_jwt_main_conf_t *jmcf);
+static void ngx_http_kx_jwt_cache_cleanup(void *data);
 
 
 static ngx_conf_enum_t  ngx_http_kx_jwt_modes[] = {
@@ -100,6 +106,13 @@ static ngx_command_t  ngx_http_kx_jwt_commands[] = {
       ngx_http_kx_jwt_jwks,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("kx_jwt_cache_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_kx_jwt_main_conf_t, cache_size),
       NULL },
 
     { ngx_string("kx_jwt_leeway"),
@@ -153,7 +166,7 @@ static ngx_http_module_t  ngx_http_kx_jwt_module_ctx = {
     ngx_http_kx_jwt_init,                  /* postconfiguration */
 
     ngx_http_kx_jwt_create_main_conf,      /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_http_kx_jwt_init_main_conf,        /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -245,8 +258,13 @@ ngx_http_kx_jwt_handler(ngx_http_request_t *r)
     opt.audience = jlcf->audience.len ? (const char *) jlcf->audience.data
                                       : NULL;
 
-    rc = kx_jwt_verify(&jmcf->keys, (const char *) token.data, token.len,
-                       &opt, &ctx->claims);
+    if (jmcf->cache == NULL && jmcf->cache_size) {
+        jmcf->cache = ngx_http_kx_jwt_cache_create(jmcf);
+    }
+
+    rc = kx_jwt_verify_cached(&jmcf->keys, jmcf->cache,
+                              (const char *) token.data, token.len, &opt,
+                              &ctx->claims);
 
     if (rc == KX_JWT_OK && ctx->claims.sub == NULL) {
         kx_jwt_claims_free(&ctx->claims);
@@ -547,6 +565,8 @@ ngx_http_kx_jwt_create_main_conf(ngx_conf_t *cf)
     cln->handler = ngx_http_kx_jwt_free_keys;
     cln->data = &jmcf->keys;
 
+    jmcf->cache_size = NGX_CONF_UNSET_UINT;
+
     return jmcf;
 }
 
@@ -555,6 +575,56 @@ static void
 ngx_http_kx_jwt_free_keys(void *data)
 {
     kx_jwt_keyset_free(data);
+}
+
+
+/*
+ * Verified tokens are cached per worker: a client sends the same token
+ * with every request, and the signature check and two JSON parses are
+ * most of what authentication costs.  The cache belongs to this cycle,
+ * so a reload (new keys) starts with an empty one.
+ */
+static kx_jwt_cache_t *
+ngx_http_kx_jwt_cache_create(ngx_http_kx_jwt_main_conf_t *jmcf)
+{
+    kx_jwt_cache_t      *cache;
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(ngx_cycle->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cache = kx_jwt_cache_create(jmcf->cache_size);
+    if (cache == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_kx_jwt_cache_cleanup;
+    cln->data = jmcf;
+
+    return cache;
+}
+
+
+static void
+ngx_http_kx_jwt_cache_cleanup(void *data)
+{
+    ngx_http_kx_jwt_main_conf_t *jmcf = data;
+
+    kx_jwt_cache_destroy(jmcf->cache);
+    jmcf->cache = NULL;
+}
+
+
+static char *
+ngx_http_kx_jwt_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_kx_jwt_main_conf_t *jmcf = conf;
+
+    ngx_conf_init_uint_value(jmcf->cache_size, 1024);
+
+    return NGX_CONF_OK;
 }
 
 

@@ -116,6 +116,16 @@ http {
             kx_httptest_breaker_key post$1;
         }
 
+        location ~ ^/post_short(/.*)$ {
+            kx_httptest_fetch http://127.0.0.1:%%FA%%$1;
+            kx_httptest_method POST;
+            kx_httptest_body 'order';
+            kx_httptest_timeout 2s;
+            kx_httptest_attempt_timeout 300ms;
+            kx_httptest_retries 2;
+            kx_httptest_breaker_key post_short$1;
+        }
+
         location = /down {
             kx_httptest_fetch http://127.0.0.1:%%DOWN%%/hello;
             kx_httptest_timeout 2s;
@@ -442,6 +452,14 @@ SKIP: {
     is $echo->{headers}{'content-type'}, 'application/json', '... header';
     is $echo->{headers}{'x-kx-test'}, 'yes', '... second header';
     ok !exists $echo->{headers}{expect}, '... no Expect: 100-continue';
+
+    $fa->route('/phang', { stall => 1 });
+    $r = get('/post_short/phang');
+    is $r->{status}, 504, 'POST sent, then no answer: 504';
+    is $r->{headers}{'x-kx-attempts'}, 1, '... not sent twice';
+    is $fa->hits('/phang'), 1, '... the provider saw it once';
+    ok $r->{secs} < 1, sprintf('... after its attempt timeout (%.3f s)',
+                               $r->{secs});
 
     $fa->route('/slow1', [{ stall => 1 }, { status => 200, body => 'second' }]);
     $r = get('/attempt/slow1');

@@ -1185,7 +1185,7 @@ kx_http_attempt(kx_http_req_t *req)
 static void
 kx_http_attempt_done(kx_http_req_t *req, CURLcode rc)
 {
-    long               status;
+    long               status, sent;
     ngx_msec_t         delay;
     ngx_uint_t         retry;
     ngx_msec_int_t     retry_after;
@@ -1205,6 +1205,10 @@ kx_http_attempt_done(kx_http_req_t *req, CURLcode rc)
 
     status = 0;
     (void) curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
+
+    /* bytes of the request written: 0 when it never left */
+    sent = 0;
+    (void) curl_easy_getinfo(req->easy, CURLINFO_REQUEST_SIZE, &sent);
 
     switch (rc) {
 
@@ -1289,7 +1293,7 @@ kx_http_attempt_done(kx_http_req_t *req, CURLcode rc)
 
     case KX_HTTP_TIMEOUT:
     case KX_HTTP_IO:
-        retry = req->idempotent;
+        retry = req->idempotent || sent == 0;
         break;
 
     case KX_HTTP_OK:

@@ -11,7 +11,8 @@
  * with exponential backoff and full jitter (Retry-After is honoured when
  * it fits before the deadline):
  *
- *     any request          could not connect (nothing was sent), 429
+ *     any request          could not connect, or timed out or broke
+ *                          before a byte of it was sent; 429
  *     idempotent requests  also timeouts, broken connections, and
  *                          500, 502, 503, 504
  *

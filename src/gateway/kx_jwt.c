@@ -28,7 +28,6 @@ static const kx_jwt_key_t *kx_jwt_find_key(const kx_jwt_keyset_t *ks,
     const char *kid, size_t kid_len);
 static int kx_jwt_decode_part(const char *s, size_t len, size_t max,
     kx_json_doc_t **doc);
-static int kx_jwt_check_claims(kx_jwt_claims_t *c, const kx_jwt_verify_t *opt);
 static int kx_jwt_jwk_add(kx_jwt_keyset_t *ks, const kx_json_node_t *jwk,
     char *err, size_t err_size);
 static unsigned char *kx_jwt_b64_field(const kx_json_node_t *jwk,
@@ -278,10 +277,14 @@ kx_jwt_verify(const kx_jwt_keyset_t *ks, const char *token, size_t len,
 void
 kx_jwt_claims_free(kx_jwt_claims_t *c)
 {
-    if (c->doc) {
+    if (c->entry) {
+        kx_jwt_centry_release(c->entry);
+
+    } else if (c->doc) {
         kx_json_free(c->doc);
     }
 
+    c->entry = NULL;
     c->doc = NULL;
     c->claims = NULL;
     c->sub = NULL;
@@ -359,7 +362,7 @@ kx_jwt_decode_part(const char *s, size_t len, size_t max, kx_json_doc_t **doc)
 }
 
 
-static int
+int
 kx_jwt_check_claims(kx_jwt_claims_t *c, const kx_jwt_verify_t *opt)
 {
     int                    rc, found;

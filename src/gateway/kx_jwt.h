@@ -71,7 +71,12 @@ typedef struct {
 } kx_jwt_verify_t;
 
 
+typedef struct kx_jwt_cache_s  kx_jwt_cache_t;
+typedef struct kx_jwt_centry_s  kx_jwt_centry_t;
+
+
 typedef struct {
+    kx_jwt_centry_t *entry;         /* a cached verification, or NULL */
     kx_json_doc_t  *doc;            /* the claims, to be freed */
     const kx_json_node_t *claims;
     const char     *sub;            /* NULL when absent */
@@ -105,6 +110,25 @@ int kx_jwt_verify(const kx_jwt_keyset_t *ks, const char *token, size_t len,
     const kx_jwt_verify_t *opt, kx_jwt_claims_t *out);
 
 void kx_jwt_claims_free(kx_jwt_claims_t *c);
+
+/* the checks that depend on time and on the caller: exp, nbf, iss, aud */
+int kx_jwt_check_claims(kx_jwt_claims_t *c, const kx_jwt_verify_t *opt);
+void kx_jwt_centry_release(kx_jwt_centry_t *e);
+
+/*
+ * A cache of verified tokens, for one thread: a token seen before skips
+ * parsing and the signature check (most of the cost), keeping only the
+ * time and iss/aud checks, which depend on now and on the caller.  Keys
+ * are the exact token bytes; entries are refcounted, so a request keeps
+ * its claims even when the entry is replaced meanwhile.
+ */
+kx_jwt_cache_t *kx_jwt_cache_create(size_t slots);
+void kx_jwt_cache_destroy(kx_jwt_cache_t *cache);
+int kx_jwt_verify_cached(const kx_jwt_keyset_t *ks, kx_jwt_cache_t *cache,
+    const char *token, size_t len, const kx_jwt_verify_t *opt,
+    kx_jwt_claims_t *out);
+void kx_jwt_cache_stats(kx_jwt_cache_t *cache, uint64_t *hits,
+    uint64_t *misses);
 
 /*
  * Issues an HS256/384/512 token for sub with iat and exp (and iss/aud

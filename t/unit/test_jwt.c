@@ -313,6 +313,54 @@ main(void)
     opt.issuer = NULL;
     opt.audience = NULL;
 
+    /* --- the verification cache ------------------------------------ */
+
+    {
+        char             *t1, *t2;
+        uint64_t          hits, misses;
+        kx_jwt_cache_t   *cache;
+        kx_jwt_claims_t   c1, c2;
+
+        cache = kx_jwt_cache_create(1);     /* one slot: every put evicts */
+        kx_jwt_issue(hs, "HS256", "cached-1", NOW, NOW + 60, NULL, NULL, &t1);
+        kx_jwt_issue(hs, "HS256", "cached-2", NOW, NOW + 60, NULL, NULL, &t2);
+
+        rc = kx_jwt_verify_cached(&ks, cache, t1, strlen(t1), &opt, &c1);
+        kx_tap_ok(rc == KX_JWT_OK, "cache: first verification");
+        kx_jwt_claims_free(&c1);
+        rc = kx_jwt_verify_cached(&ks, cache, t1, strlen(t1), &opt, &c1);
+        kx_jwt_cache_stats(cache, &hits, &misses);
+        kx_tap_ok(rc == KX_JWT_OK && hits == 1 && misses == 1,
+                  "cache: the second is a hit");
+        kx_tap_ok(c1.sub && c1.sub_len == 8
+                  && memcmp(c1.sub, "cached-1", 8) == 0, "cache: claims");
+
+        /* t2 replaces t1 in the only slot while c1 still holds it */
+        rc = kx_jwt_verify_cached(&ks, cache, t2, strlen(t2), &opt, &c2);
+        kx_tap_ok(rc == KX_JWT_OK && memcmp(c2.sub, "cached-2", 8) == 0,
+                  "cache: another token");
+        kx_tap_ok(memcmp(c1.sub, "cached-1", 8) == 0,
+                  "cache: an evicted entry lives while a request holds it");
+        kx_jwt_claims_free(&c1);
+        kx_jwt_claims_free(&c2);
+
+        /* time moves on: a cached token expires like any other */
+        opt.now = NOW + 120;
+        rc = kx_jwt_verify_cached(&ks, cache, t2, strlen(t2), &opt, &c2);
+        kx_tap_ok(rc == KX_JWT_EEXPIRED, "cache: a hit is still checked for "
+                  "expiry");
+        opt.now = NOW;
+
+        /* one changed byte is another token: verified, and refused */
+        t2[strlen(t2) - 2] ^= 1;
+        rc = kx_jwt_verify_cached(&ks, cache, t2, strlen(t2), &opt, &c2);
+        kx_tap_ok(rc == KX_JWT_ESIGNATURE, "cache: a tampered token misses");
+
+        kx_jwt_cache_destroy(cache);
+        free(t1);
+        free(t2);
+    }
+
     /* --- JWKS -------------------------------------------------------- */
 
     EVP_PKEY_get_bn_param(rsa, OSSL_PKEY_PARAM_RSA_N, &n);
@@ -369,9 +417,12 @@ main(void)
               "JWKS alg RS256 refuses RS384");
     free(tok);
 
-    rc = kx_jwt_keyset_add_jwks(&jk, "{\"keys\":[{\"kty\":\"RSA\","
-                                "\"n\":\"AQAB\",\"e\":\"AQAB\"}]}", 49,
-                                err, sizeof(err));
+    {
+        const char *weak = "{\"keys\":[{\"kty\":\"RSA\","
+                           "\"n\":\"AQAB\",\"e\":\"AQAB\"}]}";
+        rc = kx_jwt_keyset_add_jwks(&jk, weak, strlen(weak), err,
+                                    sizeof(err));
+    }
     kx_tap_ok(rc == KX_JWT_EKEY, "a short RSA modulus refused");
 
     kx_jwt_keyset_free(&jk);
