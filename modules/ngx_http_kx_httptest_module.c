@@ -5,10 +5,7 @@
  * Test-only handlers that drive the HTTP client (modules/io/kx_http.c)
  * for t/io_http.t.  Never configure them in nginx.conf.d/.
  *
- *   kx_httptest_client key=value ...;   (http) the client's settings:
- *       timeout= connect_timeout= max_size= retry_base= retry_cap=
- *       retry_after_max= ca_file= window= buckets= min_requests=
- *       failure_pct= cooldown= probes=
+ *   (the client itself is configured with kx_http_client, io module)
  *
  *   kx_httptest_fetch <url>;            fetch the URL (variables allowed),
  *                                       answer {"status","body","attempts",
@@ -46,12 +43,6 @@
 
 
 typedef struct {
-    kx_http_conf_t             client;
-    ngx_uint_t                 set;
-} ngx_http_kx_httptest_main_conf_t;
-
-
-typedef struct {
     ngx_http_complex_value_t  *url;
     ngx_str_t                  method;
     ngx_str_t                  body;
@@ -71,13 +62,9 @@ typedef struct {
 } ngx_http_kx_httptest_ctx_t;
 
 
-static ngx_int_t ngx_http_kx_httptest_init_process(ngx_cycle_t *cycle);
-static void *ngx_http_kx_httptest_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_kx_httptest_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_kx_httptest_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
-static char *ngx_http_kx_httptest_client(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 static char *ngx_http_kx_httptest_fetch(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_kx_httptest_handler(ngx_conf_t *cf,
@@ -97,13 +84,6 @@ static u_char *ngx_http_kx_httptest_json_str(u_char *p, ngx_str_t *s);
 
 
 static ngx_command_t  ngx_http_kx_httptest_commands[] = {
-
-    { ngx_string("kx_httptest_client"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
-      ngx_http_kx_httptest_client,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
-      NULL },
 
     { ngx_string("kx_httptest_fetch"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -197,7 +177,7 @@ static ngx_http_module_t  ngx_http_kx_httptest_module_ctx = {
     NULL,                                  /* preconfiguration */
     NULL,                                  /* postconfiguration */
 
-    ngx_http_kx_httptest_create_main_conf, /* create main configuration */
+    NULL,                                  /* create main configuration */
     NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
@@ -215,51 +195,13 @@ ngx_module_t  ngx_http_kx_httptest_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    ngx_http_kx_httptest_init_process,     /* init process */
+    NULL,                                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     NULL,                                  /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
-
-
-static ngx_int_t
-ngx_http_kx_httptest_init_process(ngx_cycle_t *cycle)
-{
-    ngx_http_kx_httptest_main_conf_t  *hmcf;
-
-    hmcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                               ngx_http_kx_httptest_module);
-
-    if (hmcf == NULL || !hmcf->set) {
-        return NGX_OK;
-    }
-
-    if (kx_http_configure(&hmcf->client) != NGX_OK) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                      "kx_httptest: invalid client settings");
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-static void *
-ngx_http_kx_httptest_create_main_conf(ngx_conf_t *cf)
-{
-    ngx_http_kx_httptest_main_conf_t  *hmcf;
-
-    hmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_kx_httptest_main_conf_t));
-    if (hmcf == NULL) {
-        return NULL;
-    }
-
-    kx_http_conf_default(&hmcf->client);
-
-    return hmcf;
-}
 
 
 static void *
@@ -315,118 +257,6 @@ ngx_http_kx_httptest_merge_loc_conf(ngx_conf_t *cf, void *parent,
     }
 
     return NGX_CONF_OK;
-}
-
-
-/* kx_httptest_client key=value ... */
-
-static char *
-ngx_http_kx_httptest_client(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_kx_httptest_main_conf_t *hmcf = conf;
-
-    u_char          *eq;
-    ngx_str_t       *value, name, v;
-    ngx_int_t        n;
-    ngx_msec_t       ms;
-    ngx_uint_t       i;
-    kx_http_conf_t  *c;
-    kx_breaker_t     test;
-
-    if (hmcf->set) {
-        return "is duplicate";
-    }
-
-    c = &hmcf->client;
-    value = cf->args->elts;
-
-    for (i = 1; i < cf->args->nelts; i++) {
-        eq = ngx_strlchr(value[i].data, value[i].data + value[i].len, '=');
-        if (eq == NULL) {
-            goto invalid;
-        }
-
-        name.data = value[i].data;
-        name.len = eq - value[i].data;
-        v.data = eq + 1;
-        v.len = value[i].data + value[i].len - v.data;
-
-        if (name.len == 7 && ngx_strncmp(name.data, "ca_file", 7) == 0) {
-            c->ca_file = v;
-            continue;
-        }
-
-        ms = ngx_parse_time(&v, 0);
-        n = ngx_atoi(v.data, v.len);
-
-#define kx_opt(s)  (name.len == sizeof(s) - 1                                \
-                    && ngx_strncmp(name.data, s, sizeof(s) - 1) == 0)
-
-        if (kx_opt("timeout") && ms != (ngx_msec_t) NGX_ERROR) {
-            c->timeout = ms;
-
-        } else if (kx_opt("connect_timeout")
-                   && ms != (ngx_msec_t) NGX_ERROR)
-        {
-            c->connect_timeout = ms;
-
-        } else if (kx_opt("retry_base") && ms != (ngx_msec_t) NGX_ERROR) {
-            c->retry_base = ms;
-
-        } else if (kx_opt("retry_cap") && ms != (ngx_msec_t) NGX_ERROR) {
-            c->retry_cap = ms;
-
-        } else if (kx_opt("retry_after_max")
-                   && ms != (ngx_msec_t) NGX_ERROR)
-        {
-            c->retry_after_max = ms;
-
-        } else if (kx_opt("window") && ms != (ngx_msec_t) NGX_ERROR) {
-            c->breaker.window_ms = ms;
-
-        } else if (kx_opt("cooldown") && ms != (ngx_msec_t) NGX_ERROR) {
-            c->breaker.cooldown_ms = ms;
-
-        } else if (kx_opt("max_size")
-                   && ngx_parse_size(&v) != NGX_ERROR)
-        {
-            c->max_size = ngx_parse_size(&v);
-
-        } else if (kx_opt("buckets") && n != NGX_ERROR) {
-            c->breaker.buckets = n;
-
-        } else if (kx_opt("min_requests") && n != NGX_ERROR) {
-            c->breaker.min_requests = n;
-
-        } else if (kx_opt("failure_pct") && n != NGX_ERROR) {
-            c->breaker.failure_pct = n;
-
-        } else if (kx_opt("probes") && n != NGX_ERROR) {
-            c->breaker.probes = n;
-
-        } else {
-            goto invalid;
-        }
-
-#undef kx_opt
-    }
-
-    if (kx_breaker_init(&test, &c->breaker) != 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid circuit breaker settings");
-        return NGX_CONF_ERROR;
-    }
-
-    hmcf->set = 1;
-
-    return NGX_CONF_OK;
-
-invalid:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
-                       &value[i]);
-
-    return NGX_CONF_ERROR;
 }
 
 

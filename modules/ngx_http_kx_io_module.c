@@ -29,6 +29,9 @@ typedef struct {
     ngx_uint_t           redis_enabled;
     kx_redis_conf_t      redis;
 
+    ngx_uint_t           http_set;
+    kx_http_conf_t       http;
+
     /* per worker, from init_process to exit_process */
     kx_pg_pool_t        *pg_pool;
     kx_redis_t          *redis_client;
@@ -52,6 +55,8 @@ static char *ngx_http_kx_io_pg_conninfo(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_kx_io_redis_addr(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_kx_io_backoff(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_kx_io_http_client(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 static void ngx_http_kx_io_pg_check(void *check_data, ngx_log_t *log,
@@ -79,6 +84,13 @@ static ngx_conf_num_bounds_t  ngx_http_kx_io_db_bounds = {
 
 
 static ngx_command_t  ngx_http_kx_io_commands[] = {
+
+    { ngx_string("kx_http_client"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_kx_io_http_client,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
 
     { ngx_string("kx_pg_conninfo"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -689,7 +701,36 @@ ngx_http_kx_io_init_process(ngx_cycle_t *cycle)
         }
     }
 
+    /* the outgoing HTTP client starts on first use, with these settings */
+    if (imcf->http_set && kx_http_configure(&imcf->http) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return NGX_OK;
+}
+
+
+/* kx_http_client key=value ...;  see kx_http_conf_args() */
+static char *
+ngx_http_kx_io_http_client(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_kx_io_main_conf_t *imcf = conf;
+
+    char  *rv;
+
+    if (imcf->http_set) {
+        return "is duplicate";
+    }
+
+    kx_http_conf_default(&imcf->http);
+
+    rv = kx_http_conf_args(cf, (ngx_str_t *) cf->args->elts + 1,
+                           cf->args->nelts - 1, &imcf->http);
+    if (rv == NGX_CONF_OK) {
+        imcf->http_set = 1;
+    }
+
+    return rv;
 }
 
 

@@ -64,7 +64,7 @@ events { worker_connections 1024; }
 http {
     access_log off;
 
-    kx_httptest_client retry_base=50ms retry_cap=200ms connect_timeout=1s
+    kx_http_client retry_base=50ms retry_cap=200ms connect_timeout=1s
                        window=10s buckets=10 min_requests=4 failure_pct=50
                        cooldown=1s probes=1 ca_file=%%PREFIX%%/conf/a.crt;
 

@@ -1862,3 +1862,109 @@ kx_http_random(void)
     /* random() gives 31 bits */
     return ((uint32_t) ngx_random() << 16) ^ (uint32_t) ngx_random();
 }
+
+
+/*
+ * The client's settings from directive arguments key=value, for
+ * kx_http_client: timeout= connect_timeout= max_size= retry_base=
+ * retry_cap= retry_after_max= ca_file= window= buckets= min_requests=
+ * failure_pct= cooldown= probes=
+ */
+
+char *
+kx_http_conf_args(ngx_conf_t *cf, ngx_str_t *value, ngx_uint_t n,
+    kx_http_conf_t *c)
+{
+    u_char          *eq;
+    ngx_str_t        name, v;
+    ngx_int_t        num;
+    ngx_msec_t       ms;
+    ngx_uint_t       i;
+    kx_breaker_t     test;
+
+    for (i = 0; i < n; i++) {
+        eq = ngx_strlchr(value[i].data, value[i].data + value[i].len, '=');
+        if (eq == NULL) {
+            goto invalid;
+        }
+
+        name.data = value[i].data;
+        name.len = eq - value[i].data;
+        v.data = eq + 1;
+        v.len = value[i].data + value[i].len - v.data;
+
+        if (name.len == 7 && ngx_strncmp(name.data, "ca_file", 7) == 0) {
+            c->ca_file = v;
+            continue;
+        }
+
+        ms = ngx_parse_time(&v, 0);
+        num = ngx_atoi(v.data, v.len);
+
+#define kx_opt(s)  (name.len == sizeof(s) - 1                                \
+                    && ngx_strncmp(name.data, s, sizeof(s) - 1) == 0)
+
+        if (kx_opt("timeout") && ms != (ngx_msec_t) NGX_ERROR) {
+            c->timeout = ms;
+
+        } else if (kx_opt("connect_timeout")
+                   && ms != (ngx_msec_t) NGX_ERROR)
+        {
+            c->connect_timeout = ms;
+
+        } else if (kx_opt("retry_base") && ms != (ngx_msec_t) NGX_ERROR) {
+            c->retry_base = ms;
+
+        } else if (kx_opt("retry_cap") && ms != (ngx_msec_t) NGX_ERROR) {
+            c->retry_cap = ms;
+
+        } else if (kx_opt("retry_after_max")
+                   && ms != (ngx_msec_t) NGX_ERROR)
+        {
+            c->retry_after_max = ms;
+
+        } else if (kx_opt("window") && ms != (ngx_msec_t) NGX_ERROR) {
+            c->breaker.window_ms = ms;
+
+        } else if (kx_opt("cooldown") && ms != (ngx_msec_t) NGX_ERROR) {
+            c->breaker.cooldown_ms = ms;
+
+        } else if (kx_opt("max_size")
+                   && ngx_parse_size(&v) != NGX_ERROR)
+        {
+            c->max_size = ngx_parse_size(&v);
+
+        } else if (kx_opt("buckets") && num != NGX_ERROR) {
+            c->breaker.buckets = num;
+
+        } else if (kx_opt("min_requests") && num != NGX_ERROR) {
+            c->breaker.min_requests = num;
+
+        } else if (kx_opt("failure_pct") && num != NGX_ERROR) {
+            c->breaker.failure_pct = num;
+
+        } else if (kx_opt("probes") && num != NGX_ERROR) {
+            c->breaker.probes = num;
+
+        } else {
+            goto invalid;
+        }
+
+#undef kx_opt
+    }
+
+    if (kx_breaker_init(&test, &c->breaker) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid circuit breaker settings");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
+                       &value[i]);
+
+    return NGX_CONF_ERROR;
+}

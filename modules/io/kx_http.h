@@ -183,6 +183,10 @@ typedef struct {
 
 void kx_http_conf_default(kx_http_conf_t *conf);
 
+/* directive arguments "key=value" into conf (see kx_http.c) */
+char *kx_http_conf_args(ngx_conf_t *cf, ngx_str_t *args, ngx_uint_t n,
+    kx_http_conf_t *conf);
+
 /*
  * Settings for this process (copied; ca_file too).  Call it before the
  * first request of the process, e.g. at configuration time or in
