@@ -193,8 +193,10 @@ refused(get('/strict', hs256({ %$claims, iss => 'kianax' })), 'missing audience'
 
 my $old = hs256($claims);
 spew("$dir/hs.key", "rotated-secret-abcdefabcdefabcdef\n");
+my @old_workers = $ng->worker_pids;
 $ng->reload;
-wait_until(sub { get('/', $old)->{status} == 401 }, timeout => 10);
+# the old workers serve (with the old keys) until they have left
+wait_until(sub { !grep { kill 0, $_ } @old_workers }, timeout => 20);
 refused(get('/', $old), 'old key after reload');
 $r = get('/', hs256($claims, key => 'rotated-secret-abcdefabcdefabcdef'));
 is $r->{status}, 200, 'new key after reload';
