@@ -62,6 +62,9 @@ typedef struct {
     ngx_str_t                 id;
     ngx_str_t                 created_at;
     u_char                   *sub;          /* GET me: the token's subject */
+
+    /* a pending timer while a hash runs: a graceful shutdown waits */
+    ngx_event_t               hashing;
 } ngx_http_kx_auth_ctx_t;
 
 
@@ -77,6 +80,7 @@ static ngx_int_t ngx_http_kx_auth_hash_start(ngx_http_request_t *r,
     ngx_http_kx_auth_ctx_t *ctx);
 static void ngx_http_kx_auth_hash_thread(void *data, ngx_log_t *log);
 static void ngx_http_kx_auth_hash_done(ngx_event_t *ev);
+static void ngx_http_kx_auth_hash_wait(ngx_event_t *ev);
 static ngx_int_t ngx_http_kx_auth_query(ngx_http_request_t *r,
     ngx_http_kx_auth_ctx_t *ctx);
 static void ngx_http_kx_auth_query_done(kx_pg_result_t *res, void *data);
@@ -382,6 +386,15 @@ ngx_http_kx_auth_hash_start(ngx_http_request_t *r,
     /* nginx must not free the request while the thread uses its memory */
     r->main->blocked++;
 
+    /*
+     * A worker leaves once no timers are pending; without one, a graceful
+     * shutdown would exit under requests that wait for the thread pool.
+     */
+    ctx->hashing.handler = ngx_http_kx_auth_hash_wait;
+    ctx->hashing.data = ctx;
+    ctx->hashing.log = r->connection->log;
+    ngx_add_timer(&ctx->hashing, 60000);
+
     return NGX_OK;
 }
 
@@ -429,6 +442,10 @@ ngx_http_kx_auth_hash_done(ngx_event_t *ev)
 
     r->main->blocked--;
 
+    if (ctx->hashing.timer_set) {
+        ngx_del_timer(&ctx->hashing);
+    }
+
     if (r->connection->error) {
         /* the client left; let nginx finish the termination it posted */
         ngx_http_kx_auth_finish(r, NGX_ERROR);
@@ -458,6 +475,15 @@ ngx_http_kx_auth_hash_done(ngx_event_t *ev)
 
     ngx_http_kx_auth_finish(r, rc);
     ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_kx_auth_hash_wait(ngx_event_t *ev)
+{
+    /* the thread pool is far behind; the task still completes later */
+    ngx_log_error(NGX_LOG_WARN, ev->log, 0,
+                  "kx_auth: password hashing waits for over 60 s");
 }
 
 
