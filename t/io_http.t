@@ -193,77 +193,17 @@ sub get {
     return $r;
 }
 
+# the harness's raw clients, on this test's port
+sub start_request { return http_start($port, $_[0]) }
+sub finish_request { return http_finish(@_) }
+sub concurrent { return http_concurrent($port, @_) }
+
 sub breaker {
     my ($key) = @_;
     return get('/breakers')->{json}{breakers}{$key} // {};
 }
 
 sub stats { return get('/breakers')->{json}{stats} }
-
-# Send a request now, read its answer later: ($sock, $t0).
-sub start_request {
-    my ($path) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Proto => 'tcp', Timeout => 5)
-        or die "connect: $!";
-    binmode $s;
-    print {$s} "GET $path HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-    $s->flush;
-    return ($s, time);
-}
-
-sub finish_request {
-    my ($s, $t0, $timeout) = @_;
-    my $sel = IO::Select->new($s);
-    my $buf = '';
-    my $deadline = time + $timeout;
-    while ((my $left = $deadline - time) > 0) {
-        last unless $sel->can_read($left);
-        my $n = sysread($s, $buf, 65536, length $buf);
-        last unless $n;
-    }
-    close $s;
-    my $r = parse_http_response($buf) // { status => 0, headers => {} };
-    $r->{json} = json_decode($r->{body}) if defined $r->{body};
-    $r->{secs} = time - $t0;
-    return $r;
-}
-
-# Many requests at once from one process: every connection is opened and
-# its request written first, then all answers are read with select().
-# Each result has the seconds from its request's write to its answer's end.
-sub concurrent {
-    my ($paths, $timeout) = @_;
-    my (%c, @res);
-    my $sel = IO::Select->new;
-    for my $i (0 .. $#$paths) {
-        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                      PeerPort => $port, Proto => 'tcp',
-                                      Timeout => 5)
-            or die "connect $i: $!";
-        binmode $s;
-        syswrite $s, "GET $paths->[$i] HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-        $c{fileno $s} = { s => $s, i => $i, buf => '', t => time };
-        $sel->add($s);
-    }
-    my $deadline = time + $timeout;
-    while ($sel->count && time < $deadline) {
-        for my $s ($sel->can_read(0.2)) {
-            my $c = $c{fileno $s};
-            my $n = sysread($s, $c->{buf}, 65536, length $c->{buf});
-            next if $n;
-            my $secs = time - $c->{t};
-            $sel->remove($s);
-            close $s;
-            my $r = parse_http_response($c->{buf}) // { status => 0 };
-            $r->{json} = json_decode($r->{body});
-            $r->{secs} = $secs;
-            $res[$c->{i}] = $r;
-        }
-    }
-    $_->close for $sel->handles;
-    return map { $_ // { status => 0, secs => 99 } } @res[0 .. $#$paths];
-}
 
 sub wait_hits {
     my $h = $fa->hits;

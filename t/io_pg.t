@@ -59,6 +59,11 @@ our $port = $ng->port;
 
 sub get { return $ng->http(GET => $_[0], timeout => $_[1] // 10) }
 
+# the harness's raw clients, on this test's port
+sub start_request { return http_start($port, $_[0]) }
+sub finish_request { my ($s, $timeout) = @_; return http_finish($s, time, $timeout) }
+sub concurrent { return http_concurrent($port, @_) }
+
 sub pool_stats { return get('/pool')->{json} }
 
 sub select1_ok {
@@ -75,67 +80,6 @@ sub rows_of {
     my ($tag) = @_;
     return $pg->value("SELECT count(*) FROM public.kx_iotest_txn "
                       . "WHERE tag = '$tag'");
-}
-
-# Send a request now, read its answer later: ($sock, $t0).
-sub start_request {
-    my ($path) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Proto => 'tcp', Timeout => 5)
-        or die "connect: $!";
-    binmode $s;
-    print {$s} "GET $path HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-    $s->flush;
-    return ($s, time);
-}
-
-sub finish_request {
-    my ($s, $timeout) = @_;
-    my $sel = IO::Select->new($s);
-    my $buf = '';
-    my $deadline = time + $timeout;
-    while ((my $left = $deadline - time) > 0) {
-        last unless $sel->can_read($left);
-        my $n = sysread($s, $buf, 65536, length $buf);
-        last unless $n;
-    }
-    close $s;
-    my $r = parse_http_response($buf) or return { status => 0 };
-    $r->{json} = json_decode($r->{body});
-    return $r;
-}
-
-# Many requests at once from one process: every connection is opened and
-# its request written first, then all answers are read with select().
-sub concurrent {
-    my ($paths, $timeout) = @_;
-    my (%c, @res);
-    my $sel = IO::Select->new;
-    for my $i (0 .. $#$paths) {
-        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                      PeerPort => $port, Proto => 'tcp',
-                                      Timeout => 10)
-            or die "connect $i: $!";
-        binmode $s;
-        syswrite $s, "GET $paths->[$i] HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-        $c{fileno $s} = { s => $s, i => $i, buf => '' };
-        $sel->add($s);
-    }
-    my $deadline = time + $timeout;
-    while ($sel->count && time < $deadline) {
-        for my $s ($sel->can_read(0.2)) {
-            my $c = $c{fileno $s};
-            my $n = sysread($s, $c->{buf}, 65536, length $c->{buf});
-            next if $n;
-            $sel->remove($s);
-            close $s;
-            my $r = parse_http_response($c->{buf}) // { status => 0 };
-            $r->{json} = json_decode($r->{body});
-            $res[$c->{i}] = $r;
-        }
-    }
-    $_->close for $sel->handles;
-    return @res;
 }
 
 # --- PostgreSQL down at start -------------------------------------------------

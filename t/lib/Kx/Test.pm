@@ -33,6 +33,7 @@ our @EXPORT = qw(
     project_root nginx_bin free_port
     start_pg start_redis start_nginx stop_all
     http http_agent http_raw parse_http_response
+    http_start http_finish http_concurrent
     ws_connect
     wait_until json_encode json_decode
 );
@@ -513,6 +514,73 @@ sub http {
         $r{json_error} = $@ if $@;
     }
     return \%r;
+}
+
+# http_start($port, $path): send a GET now, read its answer later with
+# http_finish($sock, $t0, $timeout); the answer has {secs} since the send.
+sub http_start {
+    my ($port, $path) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 5)
+        or die "connect: $!";
+    binmode $s;
+    print {$s} "GET $path HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    $s->flush;
+    return ($s, time);
+}
+
+sub http_finish {
+    my ($s, $t0, $timeout) = @_;
+    my $sel = IO::Select->new($s);
+    my $buf = '';
+    my $deadline = time + $timeout;
+    while ((my $left = $deadline - time) > 0) {
+        last unless $sel->can_read($left);
+        my $n = sysread($s, $buf, 65536, length $buf);
+        last unless $n;
+    }
+    close $s;
+    my $r = parse_http_response($buf) // { status => 0, headers => {} };
+    $r->{json} = json_decode($r->{body}) if defined $r->{body};
+    $r->{secs} = time - $t0;
+    return $r;
+}
+
+# http_concurrent($port, [paths], $timeout): many GETs at once from one
+# process: every connection is opened and its request written first, then
+# all answers are read with select().  Each answer has {secs} from its
+# request's write to its end; one that never came is {status => 0}.
+sub http_concurrent {
+    my ($port, $paths, $timeout) = @_;
+    my (%c, @res);
+    my $sel = IO::Select->new;
+    for my $i (0 .. $#$paths) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port, Proto => 'tcp',
+                                      Timeout => 10)
+            or die "connect $i: $!";
+        binmode $s;
+        syswrite $s, "GET $paths->[$i] HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+        $c{fileno $s} = { s => $s, i => $i, buf => '', t => time };
+        $sel->add($s);
+    }
+    my $deadline = time + $timeout;
+    while ($sel->count && time < $deadline) {
+        for my $s ($sel->can_read(0.2)) {
+            my $c = $c{fileno $s};
+            my $n = sysread($s, $c->{buf}, 65536, length $c->{buf});
+            next if $n;
+            my $secs = time - $c->{t};
+            $sel->remove($s);
+            close $s;
+            my $r = parse_http_response($c->{buf}) // { status => 0 };
+            $r->{json} = json_decode($r->{body});
+            $r->{secs} = $secs;
+            $res[$c->{i}] = $r;
+        }
+    }
+    $_->close for $sel->handles;
+    return map { $_ // { status => 0, secs => 99 } } @res[0 .. $#$paths];
 }
 
 # http_raw($port, $request, timeout => 5, half_close => 0, until => qr//,
