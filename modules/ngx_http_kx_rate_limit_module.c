@@ -25,6 +25,8 @@
 #include "ngx_http_kx_io.h"
 #include "gateway/kx_gcra.h"
 
+#include <openssl/evp.h>
+
 
 #define KX_RL_KEY_MAX     256
 #define KX_RL_MAX_POLICY  8
@@ -78,6 +80,8 @@ typedef struct {
     ngx_http_kx_rl_ctx_t       *ctx;
     ngx_http_kx_rl_policy_t    *policy;
     kx_redis_cmd_t             *cmd;
+    kx_redis_t                 *rd;
+    ngx_str_t                   args[6];    /* EVALSHA, or EVAL on NOSCRIPT */
     ngx_uint_t                  done;
     ngx_uint_t                  failed;
     kx_gcra_result_t            res;
@@ -195,6 +199,9 @@ ngx_module_t  ngx_http_kx_rate_limit_module = {
  * KEYS[1] the bucket; ARGV interval and burst in microseconds/requests.
  * Returns {allowed, remaining, retry_after_us, reset_us}.
  */
+/* EVALSHA with the script's SHA-1 saves sending it with every request */
+static u_char  ngx_http_kx_rl_script_sha[41];
+
 static ngx_str_t  ngx_http_kx_rl_script = ngx_string(
     "local t = redis.call('TIME') "
     "local now = tonumber(t[1]) * 1000000 + tonumber(t[2]) "
@@ -448,13 +455,17 @@ ngx_http_kx_rl_redis(ngx_http_request_t *r, ngx_http_kx_rl_check_t *chk,
     ngx_str_t *key, kx_redis_t *rd)
 {
     u_char                   *p;
-    ngx_str_t                 args[6];
+    ngx_str_t                *args;
     ngx_http_kx_rl_policy_t  *pol;
 
     pol = chk->policy;
+    args = chk->args;
+    chk->rd = rd;
 
-    ngx_str_set(&args[0], "EVAL");
-    args[1] = ngx_http_kx_rl_script;
+    /* the script by its SHA-1; a server that lacks it gets it once */
+    ngx_str_set(&args[0], "EVALSHA");
+    args[1].data = ngx_http_kx_rl_script_sha;
+    args[1].len = 40;
     ngx_str_set(&args[2], "1");
 
     args[3].len = sizeof("kx:rl::") - 1 + pol->name.len + key->len;
@@ -495,6 +506,22 @@ ngx_http_kx_rl_redis_done(kx_redis_status_e status, redisReply *reply,
     long long              v[4];
 
     chk->cmd = NULL;
+
+    if (status == KX_REDIS_ERROR && reply && reply->type == REDIS_REPLY_ERROR
+        && reply->len >= 8 && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0
+        && chk->args[0].len == 7)
+    {
+        /* a restarted or new server: send the script itself, once */
+        ngx_str_set(&chk->args[0], "EVAL");
+        chk->args[1] = ngx_http_kx_rl_script;
+
+        chk->cmd = kx_redis_command(chk->rd, chk->args, 6, 0,
+                                    ngx_http_kx_rl_redis_done, chk);
+        if (chk->cmd) {
+            return;
+        }
+    }
+
     chk->done = 1;
 
     if (status == KX_REDIS_OK && reply->type == REDIS_REPLY_ARRAY
@@ -1106,8 +1133,19 @@ ngx_http_kx_rl_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_http_kx_rl_init(ngx_conf_t *cf)
 {
+    u_char                        digest[EVP_MAX_MD_SIZE];
+    unsigned int                  n;
     ngx_http_handler_pt          *h;
     ngx_http_core_main_conf_t    *cmcf;
+
+    /* Redis names a script by the SHA-1 of its text */
+    if (EVP_Digest(ngx_http_kx_rl_script.data, ngx_http_kx_rl_script.len,
+                   digest, &n, EVP_sha1(), NULL) != 1 || n != 20)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_hex_dump(ngx_http_kx_rl_script_sha, digest, 20);
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 

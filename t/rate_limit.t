@@ -130,6 +130,12 @@ ok((grep { $_ eq 'kx:rl:shared:dave' } @{ $redis->command('KEYS', 'kx:rl:*') }),
 $r = get($g2, '/shared', 'erin');
 is $r->{headers}{'ratelimit-remaining'}, 4, 'redis mode sends the headers too';
 
+my $stats = $redis->command('INFO', 'commandstats');
+my ($evalsha) = $stats =~ /cmdstat_evalsha:calls=(\d+)/;
+my ($eval) = $stats =~ /cmdstat_eval:calls=(\d+)/;
+cmp_ok $evalsha // 0, '>=', 9, 'the script runs by its SHA-1 (EVALSHA)';
+cmp_ok $eval // 0, '<=', 3, 'and is sent whole only when Redis lacks it';
+
 # --- redis down ----------------------------------------------------------
 
 $redis->down;
