@@ -213,70 +213,58 @@ ngx_http_kx_health_finish(ngx_http_kx_health_t *h)
 static ngx_int_t
 ngx_http_kx_health_send(ngx_http_request_t *r, ngx_http_kx_health_t *h)
 {
-    u_char                    *buf, *p;
-    size_t                     size;
-    ngx_str_t                 *service;
-    ngx_uint_t                 i, ok, done;
-    ngx_http_kx_health_item_t *it;
-
-    service = ngx_http_kx_service_name(r);
-
-    size = sizeof("{\"status\":\"degraded\",\"service\":\"\","
-                  "\"time\":\"\",\"failed\":[],\"checks\":{}}")
-           + ngx_escape_json(NULL, service->data, service->len)
-           + service->len + ngx_cached_http_log_iso8601.len;
-
-    for (i = 0; i < h->nitems; i++) {
-        size += 2 * ngx_strlen(h->deps[i].name) + 2 * sizeof("\"\",")
-                + sizeof("{\"ok\":false,\"detail\":\"\"},")
-                + 6 * h->items[i].detail_len;
-    }
-
-    buf = ngx_pnalloc(r->pool, size);
-    if (buf == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    kx_jw_t                     w;
+    ngx_str_t                  *service;
+    ngx_uint_t                  i, ok;
+    ngx_http_kx_health_item_t  *it;
 
     ok = 1;
     for (i = 0; i < h->nitems; i++) {
         ok = ok && h->items[i].ok;
     }
 
-    p = ngx_sprintf(buf, "{\"status\":\"%s\",\"service\":\"",
-                    ok ? "ok" : "degraded");
-    p = (u_char *) ngx_escape_json(p, service->data, service->len);
-    p = ngx_sprintf(p, "\",\"time\":\"%V\",\"failed\":[",
-                    &ngx_cached_http_log_iso8601);
+    service = ngx_http_kx_service_name(r);
 
-    done = 0;
+    kx_jw_init(&w);
+    kx_jw_obj_begin(&w);
+    kx_jw_key(&w, "status");
+    kx_jw_str(&w, ok ? "ok" : "degraded");
+    kx_jw_key(&w, "service");
+    kx_jw_strn(&w, (const char *) service->data, service->len);
+    kx_jw_key(&w, "time");
+    kx_jw_strn(&w, (const char *) ngx_cached_http_log_iso8601.data,
+               ngx_cached_http_log_iso8601.len);
+
+    kx_jw_key(&w, "failed");
+    kx_jw_arr_begin(&w);
     for (i = 0; i < h->nitems; i++) {
         if (!h->items[i].ok) {
-            p = ngx_sprintf(p, "%s\"%s\"", done++ ? "," : "",
-                            h->deps[i].name);
+            kx_jw_str(&w, h->deps[i].name);
         }
     }
+    kx_jw_arr_end(&w);
 
-    p = ngx_cpymem(p, "],\"checks\":{", sizeof("],\"checks\":{") - 1);
-
+    kx_jw_key(&w, "checks");
+    kx_jw_obj_begin(&w);
     for (i = 0; i < h->nitems; i++) {
         it = &h->items[i];
-        p = ngx_sprintf(p, "%s\"%s\":{\"ok\":%s", i ? "," : "",
-                        h->deps[i].name, it->ok ? "true" : "false");
+        kx_jw_key(&w, h->deps[i].name);
+        kx_jw_obj_begin(&w);
+        kx_jw_key(&w, "ok");
+        kx_jw_bool(&w, it->ok ? 1 : 0);
 
         if (it->detail_len) {
-            p = ngx_cpymem(p, ",\"detail\":\"", sizeof(",\"detail\":\"") - 1);
-            p = (u_char *) ngx_escape_json(p, it->detail, it->detail_len);
-            *p++ = '"';
+            kx_jw_key(&w, "detail");
+            kx_jw_strn(&w, (const char *) it->detail, it->detail_len);
         }
 
-        *p++ = '}';
+        kx_jw_obj_end(&w);
     }
+    kx_jw_obj_end(&w);
+    kx_jw_obj_end(&w);
 
-    p = ngx_cpymem(p, "}}", 2);
-
-    return ngx_http_kx_send_json(r, ok ? NGX_HTTP_OK
-                                       : NGX_HTTP_SERVICE_UNAVAILABLE,
-                                 buf, p - buf);
+    return ngx_http_kx_send_jw(r, ok ? NGX_HTTP_OK
+                                     : NGX_HTTP_SERVICE_UNAVAILABLE, &w);
 }
 
 

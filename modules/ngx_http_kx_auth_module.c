@@ -88,7 +88,6 @@ static ngx_int_t ngx_http_kx_auth_answer(ngx_http_request_t *r,
     ngx_http_kx_auth_ctx_t *ctx, ngx_uint_t status);
 static ngx_int_t ngx_http_kx_auth_copy_row(ngx_http_request_t *r,
     ngx_http_kx_auth_ctx_t *ctx, PGresult *res);
-static void ngx_http_kx_auth_finish(ngx_http_request_t *r, ngx_int_t rc);
 static void ngx_http_kx_auth_cleanup(void *data);
 static char *ngx_http_kx_auth_op(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -284,7 +283,7 @@ ngx_http_kx_auth_body(ngx_http_request_t *r, kx_json_doc_t *doc)
 
     rc = kx_json_get_str(root, "email", &s, &len);
     if (rc != KX_JSON_OK) {
-        ngx_http_kx_auth_finish(r, ngx_http_kx_send_error(r,
+        ngx_http_finalize_request(r, ngx_http_kx_send_error(r,
                                     NGX_HTTP_KX_UNPROCESSABLE,
                                     "validation_failed",
                                     "email: a string is required"));
@@ -294,7 +293,7 @@ ngx_http_kx_auth_body(ngx_http_request_t *r, kx_json_doc_t *doc)
     ctx->email_len = kx_email_normalize(s, len, ctx->email);
 
     if (ctx->email_len == 0 && ctx->op == KX_AUTH_REGISTER) {
-        ngx_http_kx_auth_finish(r, ngx_http_kx_send_error(r,
+        ngx_http_finalize_request(r, ngx_http_kx_send_error(r,
                                     NGX_HTTP_KX_UNPROCESSABLE,
                                     "validation_failed",
                                     "email: not a valid e-mail address"));
@@ -303,7 +302,7 @@ ngx_http_kx_auth_body(ngx_http_request_t *r, kx_json_doc_t *doc)
 
     rc = kx_json_get_str(root, "password", &s, &len);
     if (rc != KX_JSON_OK) {
-        ngx_http_kx_auth_finish(r, ngx_http_kx_send_error(r,
+        ngx_http_finalize_request(r, ngx_http_kx_send_error(r,
                                     NGX_HTTP_KX_UNPROCESSABLE,
                                     "validation_failed",
                                     "password: a string is required"));
@@ -314,7 +313,7 @@ ngx_http_kx_auth_body(ngx_http_request_t *r, kx_json_doc_t *doc)
         why = kx_password_check(s, len);
 
         if (why) {
-            ngx_http_kx_auth_finish(r, ngx_http_kx_send_error(r,
+            ngx_http_finalize_request(r, ngx_http_kx_send_error(r,
                                         NGX_HTTP_KX_UNPROCESSABLE,
                                         "validation_failed", why));
             return;
@@ -327,7 +326,7 @@ ngx_http_kx_auth_body(ngx_http_request_t *r, kx_json_doc_t *doc)
     /* our own copy: the thread reads it, the cleanup wipes it */
     ctx->password = ngx_pnalloc(r->pool, len + 1);
     if (ctx->password == NULL) {
-        ngx_http_kx_auth_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
@@ -347,7 +346,7 @@ ngx_http_kx_auth_body(ngx_http_request_t *r, kx_json_doc_t *doc)
     }
 
     if (rc != NGX_OK) {
-        ngx_http_kx_auth_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
     }
 }
 
@@ -448,7 +447,7 @@ ngx_http_kx_auth_hash_done(ngx_event_t *ev)
 
     if (r->connection->error) {
         /* the client left; let nginx finish the termination it posted */
-        ngx_http_kx_auth_finish(r, NGX_ERROR);
+        ngx_http_finalize_request(r, NGX_ERROR);
         ngx_http_run_posted_requests(c);
         return;
     }
@@ -473,7 +472,7 @@ ngx_http_kx_auth_hash_done(ngx_event_t *ev)
                                     "wrong e-mail or password");
     }
 
-    ngx_http_kx_auth_finish(r, rc);
+    ngx_http_finalize_request(r, rc);
     ngx_http_run_posted_requests(c);
 }
 
@@ -615,7 +614,7 @@ ngx_http_kx_auth_query_done(kx_pg_result_t *res, void *data)
 
 done:
 
-    ngx_http_kx_auth_finish(r, rc);
+    ngx_http_finalize_request(r, rc);
     ngx_http_run_posted_requests(c);
 }
 
@@ -692,21 +691,11 @@ ngx_http_kx_auth_answer(ngx_http_request_t *r, ngx_http_kx_auth_ctx_t *ctx,
         now = ngx_time();
         token = NULL;
 
-        rc = kx_jwt_issue(key, "HS256", (const char *) ctx->id.data, now,
-                          now + amcf->ttl,
+        rc = kx_jwt_issue(key, NULL, (const char *) ctx->id.data, now, now + amcf->ttl,
                           amcf->issuer.len ? (char *) amcf->issuer.data : NULL,
                           amcf->audience.len ? (char *) amcf->audience.data
                                              : NULL,
                           &token);
-        if (rc == KX_JWT_EALG) {
-            rc = kx_jwt_issue(key, "HS512", (const char *) ctx->id.data, now,
-                              now + amcf->ttl,
-                              amcf->issuer.len ? (char *) amcf->issuer.data
-                                               : NULL,
-                              amcf->audience.len ? (char *) amcf->audience.data
-                                                 : NULL,
-                              &token);
-        }
 
         if (rc != KX_JWT_OK) {
             kx_jw_free(&w);
@@ -725,14 +714,6 @@ ngx_http_kx_auth_answer(ngx_http_request_t *r, ngx_http_kx_auth_ctx_t *ctx,
     kx_jw_obj_end(&w);
 
     return ngx_http_kx_send_jw(r, status, &w);
-}
-
-
-/* the one place the request's reference is given back */
-static void
-ngx_http_kx_auth_finish(ngx_http_request_t *r, ngx_int_t rc)
-{
-    ngx_http_finalize_request(r, rc);
 }
 
 

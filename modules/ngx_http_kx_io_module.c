@@ -357,17 +357,12 @@ static ngx_int_t
 ngx_http_kx_io_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message)
 {
-    ngx_table_elt_t  *h;
+    static ngx_str_t  one = ngx_string("1");
 
-    if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Retry-After");
-        ngx_str_set(&h->value, "1");
+    if (status == NGX_HTTP_SERVICE_UNAVAILABLE
+        && ngx_http_kx_add_header(r, "Retry-After", &one) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     return ngx_http_kx_send_error(r, status, code, message);

@@ -445,6 +445,12 @@ kx_jwt_issue(const kx_jwt_key_t *key, const char *alg_name, const char *sub,
 
     *out = NULL;
 
+    /* no name: the first HMAC algorithm the key allows */
+    if (alg_name == NULL) {
+        alg_name = (key->algs & (1u << JWT_ALG_HS256)) ? "HS256"
+                   : (key->algs & (1u << JWT_ALG_HS384)) ? "HS384" : "HS512";
+    }
+
     alg = jwt_str_alg(alg_name);
     if (alg != JWT_ALG_HS256 && alg != JWT_ALG_HS384
         && alg != JWT_ALG_HS512)

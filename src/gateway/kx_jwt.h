@@ -132,7 +132,8 @@ void kx_jwt_cache_stats(kx_jwt_cache_t *cache, uint64_t *hits,
 
 /*
  * Issues an HS256/384/512 token for sub with iat and exp (and iss/aud
- * when given); *out is malloc()ed and NUL-terminated.
+ * when given); alg NULL picks the first HMAC algorithm the key allows.
+ * *out is malloc()ed and NUL-terminated.
  */
 int kx_jwt_issue(const kx_jwt_key_t *key, const char *alg, const char *sub,
     int64_t iat, int64_t exp, const char *issuer, const char *audience,

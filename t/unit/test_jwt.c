@@ -313,6 +313,27 @@ main(void)
     opt.issuer = NULL;
     opt.audience = NULL;
 
+    /* alg NULL: the key's own HMAC algorithm */
+    {
+        kx_jwt_keyset_t  k5;
+        char            *t5, *dot;
+        unsigned         m5;
+
+        memset(&k5, 0, sizeof(k5));
+        kx_jwt_algs_parse("HS512", 5, &m5);
+        kx_jwt_keyset_add(&k5, "", m5, (unsigned char *) secret,
+                          strlen(secret));
+        rc = kx_jwt_issue(&k5.keys[0], NULL, "u5", NOW, NOW + 60, NULL, NULL,
+                          &t5);
+        dot = t5 ? strchr(t5, '.') : NULL;
+        kx_tap_ok(rc == KX_JWT_OK && dot
+                  && verify(&k5, t5, &opt, &c) == KX_JWT_OK,
+                  "issue with alg NULL on an HS512-only key");
+        kx_jwt_claims_free(&c);
+        free(t5);
+        kx_jwt_keyset_free(&k5);
+    }
+
     /* --- the verification cache ------------------------------------ */
 
     {
