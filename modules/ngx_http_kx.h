@@ -74,6 +74,14 @@ u_char *ngx_http_kx_read_file(ngx_conf_t *cf, ngx_str_t *name, size_t *len);
 const kx_jwt_key_t *ngx_http_kx_jwt_issuing_key(ngx_http_request_t *r,
     ngx_str_t *kid);
 
+/*
+ * A token from outside the headers (a WebSocket's first message), checked
+ * as kx_jwt checks one in the location of main_conf/loc_conf (a request's
+ * r->main_conf, r->loc_conf).  A KX_JWT_* code; the caller frees claims.
+ */
+int ngx_http_kx_jwt_verify_token(void **main_conf, void **loc_conf,
+    ngx_str_t *token, kx_jwt_claims_t *claims);
+
 /* the service name of this instance (kx_service), for logs and metrics */
 ngx_str_t *ngx_http_kx_service_name(ngx_http_request_t *r);
 

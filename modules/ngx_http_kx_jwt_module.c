@@ -291,6 +291,53 @@ ngx_http_kx_jwt_handler(ngx_http_request_t *r)
 }
 
 
+/*
+ * A token that came outside the headers (a WebSocket's first message),
+ * checked as the access handler checks one in the location whose
+ * configuration main_conf and loc_conf are (r->main_conf, r->loc_conf:
+ * they outlive the request).  On KX_JWT_OK the caller frees the claims.
+ */
+int
+ngx_http_kx_jwt_verify_token(void **main_conf, void **loc_conf,
+    ngx_str_t *token, kx_jwt_claims_t *claims)
+{
+    int                           rc;
+    kx_jwt_verify_t               opt;
+    ngx_http_kx_jwt_loc_conf_t   *jlcf;
+    ngx_http_kx_jwt_main_conf_t  *jmcf;
+
+    jmcf = main_conf[ngx_http_kx_jwt_module.ctx_index];
+    jlcf = loc_conf[ngx_http_kx_jwt_module.ctx_index];
+
+    if (jmcf->keys.nkeys == 0) {
+        return KX_JWT_EKID;
+    }
+
+    ngx_memzero(&opt, sizeof(kx_jwt_verify_t));
+    opt.now = ngx_time();
+    opt.leeway = jlcf->leeway;
+    opt.max_len = jlcf->max_size;
+    opt.issuer = jlcf->issuer.len ? (const char *) jlcf->issuer.data : NULL;
+    opt.audience = jlcf->audience.len ? (const char *) jlcf->audience.data
+                                      : NULL;
+
+    if (jmcf->cache == NULL && jmcf->cache_size) {
+        jmcf->cache = ngx_http_kx_jwt_cache_create(jmcf);
+    }
+
+    rc = kx_jwt_verify_cached(&jmcf->keys, jmcf->cache,
+                              (const char *) token->data, token->len, &opt,
+                              claims);
+
+    if (rc == KX_JWT_OK && claims->sub == NULL) {
+        kx_jwt_claims_free(claims);
+        rc = KX_JWT_ECLAIMS;
+    }
+
+    return rc;
+}
+
+
 const kx_jwt_key_t *
 ngx_http_kx_jwt_issuing_key(ngx_http_request_t *r, ngx_str_t *kid)
 {
