@@ -970,6 +970,144 @@ done:
 }
 
 
+/* copies s into dst[size], cut at a UTF-8 character boundary */
+static void
+kx_polygon_cut(char *dst, size_t size, const char *s, size_t len)
+{
+    if (s == NULL) {
+        dst[0] = '\0';
+        return;
+    }
+
+    if (len >= size) {
+        len = size - 1;
+
+        /* back off over continuation bytes (10xxxxxx) */
+        while (len > 0 && ((unsigned char) s[len] & 0xc0) == 0x80) {
+            len--;
+        }
+    }
+
+    memcpy(dst, s, len);
+    dst[len] = '\0';
+}
+
+
+int
+kx_polygon_news_items(const kx_json_doc_t *doc, const char *sym,
+    kx_sim_news_t *out, size_t max, size_t *n)
+{
+    size_t                 i, j, cnt, len, slen, nins;
+    int64_t                ms;
+    const char            *s, *sent;
+    kx_sim_news_t         *item;
+    const kx_json_node_t  *arr, *it, *ins, *node;
+
+    *n = 0;
+    arr = kx_json_obj_get(kx_json_root(doc), "results");
+
+    if (kx_json_type(kx_json_root(doc)) != KX_JSON_OBJECT
+        || (kx_json_type(arr) != KX_JSON_ARRAY
+            && kx_json_type(arr) != KX_JSON_NONE
+            && kx_json_type(arr) != KX_JSON_NULL))
+    {
+        return KX_POLYGON_EJSON;
+    }
+
+    slen = strlen(sym);
+    cnt = kx_json_arr_len(arr);
+
+    for (i = 0; i < cnt && *n < max; i++) {
+        it = kx_json_arr_at(arr, i);
+
+        if (kx_json_str(kx_json_obj_get(it, "id"), &len) == NULL
+            || kx_json_str(kx_json_obj_get(it, "title"), &len) == NULL)
+        {
+            continue;
+        }
+
+        item = &out[*n];
+        memset(item, 0, sizeof(kx_sim_news_t));
+
+        s = kx_json_str(kx_json_obj_get(it, "id"), &len);
+        kx_polygon_cut(item->id, sizeof(item->id), s, len);
+        s = kx_json_str(kx_json_obj_get(it, "title"), &len);
+        kx_polygon_cut(item->title, sizeof(item->title), s, len);
+        s = kx_json_str(kx_json_obj_get(it, "description"), &len);
+        kx_polygon_cut(item->summary, sizeof(item->summary), s, len);
+        s = kx_json_str(kx_json_obj_get(it, "article_url"), &len);
+        kx_polygon_cut(item->url, sizeof(item->url), s, len);
+
+        s = kx_json_str(kx_json_obj_get(kx_json_obj_get(it, "publisher"),
+                                        "name"), &len);
+        item->source = s ? s : "Polygon";
+
+        s = kx_json_str(kx_json_obj_get(it, "published_utc"), &len);
+        item->published_ms = (s && kx_polygon_iso_ms(s, len, &ms) == 0)
+                             ? ms : 0;
+
+        item->sentiment = KX_SIM_NEUTRAL;
+        ins = kx_json_obj_get(it, "insights");
+        nins = kx_json_arr_len(ins);
+
+        for (j = 0; j < nins; j++) {
+            node = kx_json_arr_at(ins, j);
+            s = kx_json_str(kx_json_obj_get(node, "ticker"), &len);
+
+            if (s == NULL || len != slen || memcmp(s, sym, slen) != 0) {
+                continue;
+            }
+
+            sent = kx_json_str(kx_json_obj_get(node, "sentiment"), &len);
+
+            if (sent && len == 8 && memcmp(sent, "positive", 8) == 0) {
+                item->sentiment = KX_SIM_POSITIVE;
+
+            } else if (sent && len == 8 && memcmp(sent, "negative", 8) == 0) {
+                item->sentiment = KX_SIM_NEGATIVE;
+            }
+
+            break;
+        }
+
+        (*n)++;
+    }
+
+    return KX_POLYGON_OK;
+}
+
+
+void
+kx_polygon_sim_quote(const kx_polygon_quote_t *q, unsigned sym,
+    kx_sim_quote_t *out)
+{
+    memset(out, 0, sizeof(kx_sim_quote_t));
+
+    out->sym = sym;
+    out->price.v = q->has_price ? q->price.v : 0;
+    out->bid.v = q->has_bid ? q->bid.v : 0;
+    out->ask.v = q->has_ask ? q->ask.v : 0;
+    out->bid_size = q->bid_size;
+    out->ask_size = q->ask_size;
+    out->open.v = q->has_open ? q->open.v : 0;
+    out->prev_close.v = q->has_prev_close ? q->prev_close.v : 0;
+    out->change_percent.v = q->has_change ? q->change_percent.v : 0;
+    out->time_ms = q->time_ms;
+}
+
+
+void
+kx_polygon_sim_bar(const kx_polygon_bar_t *b, kx_sim_bar_t *out)
+{
+    out->t = b->t;
+    out->o = b->o;
+    out->h = b->h;
+    out->l = b->l;
+    out->c = b->c;
+    out->v = b->v;
+}
+
+
 void
 kx_polygon_error_text(const char *body, size_t len, char *buf, size_t size)
 {

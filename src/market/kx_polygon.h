@@ -13,6 +13,9 @@
 
 #include "core/kx_decimal.h"
 #include "core/kx_json.h"
+#include "kx_sim.h"
+#include "kx_sim_bars.h"
+#include "kx_sim_news.h"
 
 
 /*
@@ -218,6 +221,22 @@ int kx_polygon_parse_aggs(const char *body, size_t len,
  */
 int kx_polygon_news_json(kx_jw_t *w, const char *body, size_t len,
     const char *sym, size_t max, size_t *n);
+
+/*
+ * News into the market port's items (kx_sim_news_t): id, title, summary
+ * (description), url (article_url) cut to their buffers at a character
+ * boundary; published_ms; the sentiment of sym's insight (neutral when
+ * none); source points to the publisher's name inside doc, so doc must
+ * outlive the items.  Items without id or title are skipped.  sym
+ * (the index) is left for the caller.
+ */
+int kx_polygon_news_items(const kx_json_doc_t *doc, const char *sym,
+    kx_sim_news_t *out, size_t max, size_t *n);
+
+/* our quote and bar as the market port's types; absent values are 0 */
+void kx_polygon_sim_quote(const kx_polygon_quote_t *q, unsigned sym,
+    kx_sim_quote_t *out);
+void kx_polygon_sim_bar(const kx_polygon_bar_t *b, kx_sim_bar_t *out);
 
 /*
  * An error answer's text for logs and messages: "status: error" into

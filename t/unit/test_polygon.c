@@ -317,6 +317,80 @@ test_news(void)
 
 
 static void
+test_news_items(void)
+{
+    size_t          n;
+    kx_json_doc_t  *doc;
+    kx_sim_news_t   items[4];
+    char            body[1024];
+
+    kx_json_parse(S(news_nflx), NULL, &doc, NULL);
+    is_int(kx_polygon_news_items(doc, "NFLX", items, 4, &n), KX_POLYGON_OK,
+           "news items: parsed");
+    is_int((int64_t) n, 2, "news items: two with id and title");
+    is_str(items[0].id, "JeJEhAVoKaqJ2zF9nzQYMg0",
+           "news items: id cut to its buffer");
+    is_str(items[0].title, "There\xe2\x80\x99s a big hole in the Fed"
+                           "\xe2\x80\x99s theory", "news items: title");
+    is_str(items[0].source, "MarketWatch", "news items: source");
+    is_str(items[0].url, "https://www.marketwatch.com/story/x",
+           "news items: url");
+    is_int(items[0].published_ms, INT64_C(1651165680000),
+           "news items: published_utc in ms");
+    is_int(items[0].sentiment, KX_SIM_NEGATIVE,
+           "news items: NFLX's own sentiment");
+    is_int(items[1].sentiment, KX_SIM_NEUTRAL,
+           "news items: no insight is neutral");
+    is_int(items[1].published_ms, INT64_C(1651050000500),
+           "news items: fractional seconds");
+    kx_json_free(doc);
+
+    /* a cut never splits a character: 79 x 'a' then a 3-byte one */
+    memset(body, 0, sizeof(body));
+    strcpy(body, "{\"results\":[{\"id\":\"1\",\"title\":\"t\","
+                 "\"article_url\":\"");
+    memset(body + strlen(body), 'a', 78);
+    strcat(body, "\xe2\x80\x99\"}]}");
+    kx_json_parse(body, strlen(body), NULL, &doc, NULL);
+    kx_polygon_news_items(doc, "X", items, 4, &n);
+    is_int((int64_t) strlen(items[0].url), 78,
+           "news items: cut before a split character");
+    kx_json_free(doc);
+}
+
+
+static void
+test_sim_types(void)
+{
+    kx_sim_bar_t        b;
+    kx_sim_quote_t      sq;
+    kx_polygon_bar_t    pb;
+    kx_polygon_quote_t  q;
+
+    kx_polygon_parse_snapshot(S(snapshot_aapl), &q);
+    kx_polygon_sim_quote(&q, 3, &sq);
+    ok(sq.sym == 3 && sq.price.v == q.price.v && sq.bid.v == q.bid.v
+       && sq.ask.v == q.ask.v && sq.open.v == q.open.v
+       && sq.prev_close.v == q.prev_close.v && sq.bid_size == 3
+       && sq.change_percent.v == -223000000
+       && sq.time_ms == 1651251948407, "sim quote: every field");
+
+    q.has_open = 0;
+    q.has_bid = 0;
+    kx_polygon_sim_quote(&q, 3, &sq);
+    ok(sq.open.v == 0 && sq.bid.v == 0, "sim quote: absent is 0");
+
+    memset(&pb, 0, sizeof(pb));
+    pb.t = 5;
+    pb.o.v = 1;
+    pb.c.v = 2;
+    pb.v = 7;
+    kx_polygon_sim_bar(&pb, &b);
+    ok(b.t == 5 && b.o.v == 1 && b.c.v == 2 && b.v == 7, "sim bar");
+}
+
+
+static void
 test_paths(void)
 {
     char                buf[KX_POLYGON_PATH_MAX], small[16];
@@ -593,6 +667,8 @@ main(void)
     test_snapshots_and_nbbo();
     test_aggs();
     test_news();
+    test_news_items();
+    test_sim_types();
     test_paths();
     test_ws();
     test_wsc();
