@@ -13,7 +13,7 @@
  * per read (all the frames of one read share a receive time).
  *
  *   fanout_client -p PORT -s SYM,SYM,... [-n 1000] [-k 5] [-u PATH]
- *                 [-t TOKENFILE | -T TOKEN] [-A] [-Q] [-c 64]
+ *                 [-t TOKENFILE | -T TOKEN] [-A] [-Q] [-c 64] [-w PACE_US]
  *   fanout_client --selftest        (TAP: SHA-1, framing, histogram)
  *
  * Client i subscribes to symbols (5i + j) mod S, j < K: with S = 50 and
@@ -114,6 +114,7 @@ static int          fc_per_client = 5;
 static int          fc_max_pending = 64;
 static int          fc_auth_header = 1;
 static int          fc_token_arg = 1;
+static int64_t      fc_pace_ns;
 static char       **fc_tokens;
 static int          fc_ntokens;
 static char        *fc_symbols[FC_MAX_SYMBOLS];
@@ -1211,7 +1212,7 @@ fc_usage(void)
     fprintf(stderr,
         "usage: fanout_client -p PORT -s SYM,SYM,... [-n conns] [-k per]"
         " [-u path] [-t tokenfile | -T token] [-A] [-Q] [-c pending]"
-        " [-h host]\n"
+        " [-h host] [-w pace_us]\n"
         "       fanout_client --selftest\n");
 }
 
@@ -1220,15 +1221,16 @@ int
 main(int argc, char **argv)
 {
     int                  i, n, opt, quit;
-    int64_t              now, deadline;
+    int64_t              now, deadline, woke;
     struct rlimit        rl;
+    struct timespec      ts;
     struct epoll_event   ev, evs[FC_MAX_EVENTS];
 
     if (argc == 2 && strcmp(argv[1], "--selftest") == 0) {
         return fc_selftest();
     }
 
-    while ((opt = getopt(argc, argv, "p:s:n:k:u:t:T:AQc:h:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:s:n:k:u:t:T:AQc:h:w:")) != -1) {
         switch (opt) {
         case 'p': fc_port = atoi(optarg); break;
         case 's':
@@ -1254,6 +1256,7 @@ main(int argc, char **argv)
         case 'Q': fc_token_arg = 0; break;
         case 'c': fc_max_pending = atoi(optarg); break;
         case 'h': fc_host = optarg; break;
+        case 'w': fc_pace_ns = atoll(optarg) * 1000; break;
         default:
             fc_usage();
             return 2;
@@ -1327,9 +1330,27 @@ main(int argc, char **argv)
 
     fc_reset();
     quit = 0;
+    woke = 0;
 
     while (!quit) {
+        /*
+         * Pacing: a wakeup costs more than the reads it does, so after a
+         * small batch let the sockets fill for the rest of the interval
+         * (adds at most fc_pace_ns to a latency; a full batch means the
+         * client is behind, and it does not wait then).
+         */
+        if (fc_pace_ns && woke) {
+            now = fc_now();
+            if (now - woke < fc_pace_ns) {
+                woke += fc_pace_ns;
+                ts.tv_sec = woke / 1000000000;
+                ts.tv_nsec = woke % 1000000000;
+                clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+            }
+        }
+
         n = epoll_wait(fc_ep, evs, FC_MAX_EVENTS, fc_drain_until ? 10 : 1000);
+        woke = (n > 0 && n < FC_MAX_EVENTS) ? fc_now() : 0;
 
         for (i = 0; i < n; i++) {
             if (evs[i].data.ptr == NULL) {
