@@ -9,6 +9,10 @@
  * The series table is open-addressed and append-only.  Readers and
  * updaters never lock: a slot is published (state = ready) after its key
  * is written; only claiming a free slot takes the zone's mutex.
+ *
+ * Modules count their own events in the same table: a counter slot's
+ * "route" is the series, a Prometheus name with its labels
+ * ('kx_market_cache_hits_total{kind="quote"}'), and its status is 0.
  */
 
 
@@ -24,6 +28,9 @@
 
 #define KX_SLOT_FREE   0
 #define KX_SLOT_READY  1
+
+/* the status of a counter slot: no request is ever recorded with it */
+#define KX_SLOT_COUNTER  0
 
 
 typedef struct {
@@ -48,6 +55,11 @@ typedef struct {
 static ngx_int_t ngx_http_kx_metrics_init_shm(ngx_shm_zone_t *zone,
     void *data);
 static u_char *ngx_http_kx_metrics_label(u_char *p, u_char *s, size_t len);
+static ngx_http_kx_metrics_slot_t *ngx_http_kx_metrics_slot(
+    ngx_shm_zone_t *zone, u_char *route, size_t route_len,
+    ngx_uint_t status);
+static u_char *ngx_http_kx_metrics_counters(u_char *p,
+    ngx_http_kx_metrics_sh_t *sh, u_char *svc, size_t svc_len);
 
 
 static ngx_str_t  ngx_http_kx_metrics_type =
@@ -125,27 +137,19 @@ ngx_http_kx_metrics_init_shm(ngx_shm_zone_t *zone, void *data)
 }
 
 
-void
-ngx_http_kx_metrics_record(ngx_http_request_t *r, u_char *route,
-    size_t route_len, ngx_uint_t status, ngx_msec_t ms)
+/* the slot of a series, claimed if new; NULL when the table is full */
+static ngx_http_kx_metrics_slot_t *
+ngx_http_kx_metrics_slot(ngx_shm_zone_t *zone, u_char *route,
+    size_t route_len, ngx_uint_t status)
 {
     uint32_t                       hash;
-    ngx_uint_t                     i, n, b;
+    ngx_uint_t                     i, n;
     ngx_slab_pool_t               *shpool;
     ngx_http_kx_metrics_sh_t      *sh;
     ngx_http_kx_metrics_slot_t    *s;
-    ngx_http_kx_core_main_conf_t  *kmcf;
 
-    kmcf = ngx_http_get_module_main_conf(r, ngx_http_kx_core_module);
-
-    if (kmcf->metrics_zone == NULL || kmcf->metrics_zone->data == kmcf) {
-        return;
-    }
-
-    sh = kmcf->metrics_zone->data;
-    shpool = (ngx_slab_pool_t *) kmcf->metrics_zone->shm.addr;
-
-    route_len = ngx_min(route_len, KX_METRICS_ROUTE_MAX);
+    sh = zone->data;
+    shpool = (ngx_slab_pool_t *) zone->shm.addr;
 
     hash = ngx_crc32_short(route, route_len) ^ (uint32_t) status;
     n = sh->nslots;
@@ -172,14 +176,41 @@ ngx_http_kx_metrics_record(ngx_http_request_t *r, u_char *route,
             && s->route_len == route_len
             && ngx_memcmp(s->route, route, route_len) == 0)
         {
-            goto found;
+            return s;
         }
     }
 
     (void) ngx_atomic_fetch_add(&sh->dropped, 1);
-    return;
 
-found:
+    return NULL;
+}
+
+
+void
+ngx_http_kx_metrics_record(ngx_http_request_t *r, u_char *route,
+    size_t route_len, ngx_uint_t status, ngx_msec_t ms)
+{
+    ngx_uint_t                     b;
+    ngx_http_kx_metrics_slot_t    *s;
+    ngx_http_kx_core_main_conf_t  *kmcf;
+
+    kmcf = ngx_http_get_module_main_conf(r, ngx_http_kx_core_module);
+
+    if (kmcf->metrics_zone == NULL || kmcf->metrics_zone->data == kmcf) {
+        return;
+    }
+
+    route_len = ngx_min(route_len, KX_METRICS_ROUTE_MAX);
+
+    if (status == KX_SLOT_COUNTER) {
+        status = 1;     /* never mistaken for a counter */
+    }
+
+    s = ngx_http_kx_metrics_slot(kmcf->metrics_zone, route, route_len,
+                                 status);
+    if (s == NULL) {
+        return;
+    }
 
     for (b = 0; b < KX_METRICS_BUCKETS - 1; b++) {
         if (ms <= ngx_http_kx_metrics_le[b]) {
@@ -190,6 +221,101 @@ found:
     (void) ngx_atomic_fetch_add(&s->bucket[b], 1);
     (void) ngx_atomic_fetch_add(&s->sum_ms, ms);
     (void) ngx_atomic_fetch_add(&s->count, 1);
+}
+
+
+void
+ngx_http_kx_metrics_count(ngx_cycle_t *cycle, const char *series,
+    ngx_uint_t delta)
+{
+    size_t                          len;
+    ngx_http_kx_metrics_slot_t     *s;
+    ngx_http_kx_core_main_conf_t   *kmcf;
+
+    kmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_kx_core_module);
+
+    if (kmcf == NULL || kmcf->metrics_zone == NULL
+        || kmcf->metrics_zone->data == kmcf)
+    {
+        return;
+    }
+
+    len = ngx_min(ngx_strlen(series), KX_METRICS_ROUTE_MAX);
+
+    s = ngx_http_kx_metrics_slot(kmcf->metrics_zone, (u_char *) series, len,
+                                 KX_SLOT_COUNTER);
+    if (s != NULL) {
+        (void) ngx_atomic_fetch_add(&s->count, delta);
+    }
+}
+
+
+/* the counters, grouped by name (Prometheus wants a family together) */
+static u_char *
+ngx_http_kx_metrics_counters(u_char *p, ngx_http_kx_metrics_sh_t *sh,
+    u_char *svc, size_t svc_len)
+{
+    u_char                      *brace;
+    size_t                       name_len, len;
+    ngx_uint_t                   i, j;
+    ngx_http_kx_metrics_slot_t  *s, *t;
+
+    for (i = 0; i < sh->nslots; i++) {
+        s = &sh->slots[i];
+        if (s->state != KX_SLOT_READY || s->status != KX_SLOT_COUNTER) {
+            continue;
+        }
+
+        brace = ngx_strlchr(s->route, s->route + s->route_len, '{');
+        name_len = brace ? (size_t) (brace - s->route) : s->route_len;
+
+        for (j = 0; j < i; j++) {
+            t = &sh->slots[j];
+            if (t->state == KX_SLOT_READY && t->status == KX_SLOT_COUNTER
+                && (t->route_len == name_len
+                    || (t->route_len > name_len
+                        && t->route[name_len] == '{'))
+                && ngx_memcmp(t->route, s->route, name_len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (j < i) {
+            continue;   /* printed with the first of its family */
+        }
+
+        p = ngx_sprintf(p, "# TYPE %*s counter\n", name_len, s->route);
+
+        for (j = i; j < sh->nslots; j++) {
+            t = &sh->slots[j];
+            if (t->state != KX_SLOT_READY || t->status != KX_SLOT_COUNTER
+                || t->route_len < name_len
+                || (t->route_len > name_len && t->route[name_len] != '{')
+                || ngx_memcmp(t->route, s->route, name_len) != 0)
+            {
+                continue;
+            }
+
+            p = ngx_sprintf(p, "%*s{service=\"%*s\"", name_len, t->route,
+                            svc_len, svc);
+
+            /* the series' own labels follow the service's */
+            len = t->route_len - name_len;
+            if (len > 2) {
+                *p++ = ',';
+                p = ngx_cpymem(p, t->route + name_len + 1, len - 1);
+
+            } else {
+                *p++ = '}';
+            }
+
+            p = ngx_sprintf(p, " %uA\n", t->count);
+        }
+    }
+
+    return p;
 }
 
 
@@ -250,7 +376,7 @@ ngx_http_kx_metrics_handler(ngx_http_request_t *r)
 
     for (i = 0; i < sh->nslots; i++) {
         s = &sh->slots[i];
-        if (s->state != KX_SLOT_READY) {
+        if (s->state != KX_SLOT_READY || s->status == KX_SLOT_COUNTER) {
             continue;
         }
 
@@ -268,13 +394,14 @@ ngx_http_kx_metrics_handler(ngx_http_request_t *r)
     /* a route's histogram sums its slots of every status */
     for (i = 0; i < sh->nslots; i++) {
         s = &sh->slots[i];
-        if (s->state != KX_SLOT_READY) {
+        if (s->state != KX_SLOT_READY || s->status == KX_SLOT_COUNTER) {
             continue;
         }
 
         for (j = 0; j < i; j++) {
             t = &sh->slots[j];
-            if (t->state == KX_SLOT_READY && t->route_len == s->route_len
+            if (t->state == KX_SLOT_READY && t->status != KX_SLOT_COUNTER
+                && t->route_len == s->route_len
                 && ngx_memcmp(t->route, s->route, s->route_len) == 0)
             {
                 break;
@@ -291,7 +418,8 @@ ngx_http_kx_metrics_handler(ngx_http_request_t *r)
 
         for (j = i; j < sh->nslots; j++) {
             t = &sh->slots[j];
-            if (t->state != KX_SLOT_READY || t->route_len != s->route_len
+            if (t->state != KX_SLOT_READY || t->status == KX_SLOT_COUNTER
+                || t->route_len != s->route_len
                 || ngx_memcmp(t->route, s->route, s->route_len) != 0)
             {
                 continue;
@@ -334,6 +462,8 @@ ngx_http_kx_metrics_handler(ngx_http_request_t *r)
         p = ngx_http_kx_metrics_label(p, s->route, s->route_len);
         p = ngx_sprintf(p, "\"} %uA\n", cum);
     }
+
+    p = ngx_http_kx_metrics_counters(p, sh, svc, svc_len);
 
 #if (NGX_STAT_STUB)
     p = ngx_sprintf(p,

@@ -82,6 +82,15 @@ const kx_jwt_key_t *ngx_http_kx_jwt_issuing_key(ngx_http_request_t *r,
 int ngx_http_kx_jwt_verify_token(void **main_conf, void **loc_conf,
     ngx_str_t *token, kx_jwt_claims_t *claims);
 
+/*
+ * Adds delta to a counter of GET /metrics, shared by the workers of the
+ * instance: series is a Prometheus name with its labels, at most 64
+ * bytes, e.g. 'kx_market_cache_hits_total{kind="quote"}' (the service
+ * label is added).  Any worker code, with or without a request.
+ */
+void ngx_http_kx_metrics_count(ngx_cycle_t *cycle, const char *series,
+    ngx_uint_t delta);
+
 /* the service name of this instance (kx_service), for logs and metrics */
 ngx_str_t *ngx_http_kx_service_name(ngx_http_request_t *r);
 

@@ -2,9 +2,8 @@
 /*
  * Copyright (C) Kianax
  *
- * The market data service's read endpoints over the built-in simulated
- * market (src/market): quotes, batch quotes, history bars, indicators,
- * news and the symbol universe.
+ * The market data service's read endpoints: quotes, batch quotes,
+ * history bars, indicators, news and the symbol universe.
  *
  *   GET       /v1/symbols
  *   GET       /v1/quotes/{symbol}
@@ -16,11 +15,18 @@
  *                                         bollinger: period, k)
  *   GET       /v1/news/{symbol}          ?limit=&before=
  *
- * Every worker owns one kx_sim_t.  The simulation is a pure function of
- * the seed and of time, so workers need not share it: two workers give
- * the same history, and their quotes differ only by the walk's noise.
- * Quotes advance lazily, on the requests that read them, so an idle
- * worker costs nothing.
+ * A request is validated here, then read through the cache
+ * (kx_market_cache.c: Redis with the seed's TTLs, one provider call per
+ * key in flight) from the provider of kx_market_provider
+ * (kx_market_provider.h; the simulated market by default,
+ * kx_market_sim.c).  Worker 0 also runs the quote publisher
+ * (kx_market_publish.c), which keeps the cached quotes fresh, so every
+ * worker answers GET /v1/quotes with the quote last published.
+ *
+ * Cache keys name what the answer depends on, normalised so that equal
+ * answers share a key: history and indicators without "to" end at the
+ * last completed bar, so their key holds that bar's index, not the
+ * clock (completed bars never change: their TTL is the seed's hour).
  *
  * History serves completed bars only (t + timeframe <= now): the
  * simulated path exists for every instant, and a bar still in progress
@@ -33,6 +39,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_kx.h"
+#include "kx_market.h"
 #include "market/kx_indicators.h"
 #include "market/kx_sim.h"
 #include "market/kx_sim_bars.h"
@@ -47,17 +54,16 @@
 #define KX_MARKET_LIMIT_MAX       5000
 
 /*
- * History is computed, not stored: a bar costs one step per minute it
- * spans (~0.16 us each).  A request may ask for at most this many minute
- * steps (~30 ms of CPU), so no request stalls the worker for long; a
- * year of daily bars in "always" mode needs several requests.
- * TODO: move long history work to a thread pool and cache it in Redis.
+ * History of the simulated market is computed, not stored: a bar costs
+ * one step per minute it spans (~0.16 us each).  A request may ask for
+ * at most this many minute steps (~30 ms of CPU, in the thread pool of
+ * kx_market_thread_pool when set), and every answer is cached.
  */
 #define KX_MARKET_MINUTES_MAX     200000
 #define KX_MARKET_PERIOD_MAX      1000
 #define KX_MARKET_NEWS_DEFAULT    10
 #define KX_MARKET_NEWS_MAX        50
-#define KX_MARKET_CHUNK           256
+#define KX_MARKET_KEY_MAX         160
 
 #define KX_MARKET_SYMBOLS         1
 #define KX_MARKET_QUOTE           2
@@ -73,19 +79,34 @@
 #define KX_IND_BOLLINGER          5
 
 
-typedef struct {
-    ngx_int_t                 seed;
-    ngx_uint_t                hours;
-    ngx_uint_t                enabled;    /* some location has kx_market */
-} ngx_http_kx_market_main_conf_t;
-
-
 /* a validation failure: the status and message to answer with */
 typedef struct {
     ngx_uint_t                status;
     const char               *code;
     char                      msg[256];
 } ngx_http_kx_market_err_t;
+
+
+typedef struct ngx_http_kx_market_ctx_s  ngx_http_kx_market_ctx_t;
+
+/* one cached read of a request (a batch has one per symbol) */
+typedef struct {
+    ngx_http_kx_market_ctx_t   *ctx;
+    kx_market_wait_t           *wait;
+    unsigned                    sym;
+    ngx_str_t                   body;
+} ngx_http_kx_market_part_t;
+
+
+struct ngx_http_kx_market_ctx_s {
+    ngx_http_request_t         *request;
+    ngx_uint_t                  op;
+    ngx_uint_t                  nparts;
+    ngx_uint_t                  pending;
+    ngx_http_kx_market_part_t  *parts;
+    ngx_uint_t                  status;     /* the first failure */
+    u_char                      msg[128];
+};
 
 
 static ngx_int_t ngx_http_kx_market_handler(ngx_http_request_t *r);
@@ -102,12 +123,44 @@ static ngx_int_t ngx_http_kx_market_indicator(ngx_http_request_t *r,
     ngx_str_t *symbol, ngx_str_t *name);
 static ngx_int_t ngx_http_kx_market_news(ngx_http_request_t *r,
     ngx_str_t *symbol);
+
+static ngx_http_kx_market_ctx_t *ngx_http_kx_market_ctx(
+    ngx_http_request_t *r, ngx_uint_t op, ngx_uint_t nparts);
+static ngx_int_t ngx_http_kx_market_read(ngx_http_request_t *r,
+    ngx_http_kx_market_ctx_t *ctx, ngx_uint_t i, kx_market_fetch_t *f);
+static ngx_int_t ngx_http_kx_market_wait(ngx_http_request_t *r,
+    ngx_http_kx_market_ctx_t *ctx);
+static void ngx_http_kx_market_got(void *data, ngx_uint_t status,
+    u_char *body, size_t len, const char *msg);
+static ngx_int_t ngx_http_kx_market_respond(ngx_http_kx_market_ctx_t *ctx);
+static void ngx_http_kx_market_cleanup(void *data);
+static void ngx_http_kx_market_quote_fetch(unsigned sym,
+    kx_market_fetch_t *f, u_char *key);
+
+static ngx_int_t ngx_http_kx_market_render_quote(kx_market_fetch_t *f,
+    kx_market_result_t *res, kx_jw_t *w);
+static ngx_int_t ngx_http_kx_market_render_history(kx_market_fetch_t *f,
+    kx_market_result_t *res, kx_jw_t *w);
+static ngx_int_t ngx_http_kx_market_render_indicator(kx_market_fetch_t *f,
+    kx_market_result_t *res, kx_jw_t *w);
+static ngx_int_t ngx_http_kx_market_render_news(kx_market_fetch_t *f,
+    kx_market_result_t *res, kx_jw_t *w);
+
 static char *ngx_http_kx_market(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_kx_market_provider_set(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_kx_market_ttl_set(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static void *ngx_http_kx_market_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_kx_market_init_main_conf(ngx_conf_t *cf, void *conf);
 static ngx_int_t ngx_http_kx_market_init_process(ngx_cycle_t *cycle);
 static void ngx_http_kx_market_exit_process(ngx_cycle_t *cycle);
+
+
+/* the Polygon adapter (H7) is optional: NULL when not linked in */
+extern kx_market_provider_t  kx_market_provider_polygon
+    __attribute__((weak));
 
 
 static ngx_conf_enum_t  ngx_http_kx_market_hours[] = {
@@ -139,6 +192,48 @@ static ngx_command_t  ngx_http_kx_market_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_kx_market_main_conf_t, hours),
       &ngx_http_kx_market_hours },
+
+    { ngx_string("kx_market_provider"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_kx_market_provider_set,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kx_market_publish_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_kx_market_main_conf_t, publish_interval),
+      NULL },
+
+    { ngx_string("kx_market_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_kx_market_main_conf_t, cache),
+      NULL },
+
+    { ngx_string("kx_market_cache_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_kx_market_ttl_set,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kx_market_sim_latency"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_kx_market_main_conf_t, sim_latency),
+      NULL },
+
+    { ngx_string("kx_market_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_kx_market_main_conf_t, thread_pool_name),
+      NULL },
 
       ngx_null_command
 };
@@ -175,8 +270,8 @@ ngx_module_t  ngx_http_kx_market_module = {
 };
 
 
-/* this worker's market; NULL in processes that serve no requests */
-static kx_sim_t  *ngx_http_kx_market_sim;
+/* whether this worker's provider started; 0 in other processes */
+static ngx_uint_t  ngx_http_kx_market_ready;
 
 
 static int64_t
@@ -450,111 +545,6 @@ ngx_http_kx_market_time(ngx_str_t *s, int64_t *out)
  * else the last limit (the newest before to).  Oldest first, into a
  * pool array.  NGX_OK or NGX_ERROR.
  */
-static ngx_int_t
-ngx_http_kx_market_bars(ngx_http_request_t *r, size_t sym, kx_sim_tf_e tf,
-    ngx_uint_t has_from, int64_t from, int64_t to, size_t limit,
-    kx_sim_bar_t **out, size_t *n)
-{
-    int            rc;
-    size_t         i, k, total, head;
-    int64_t        span, start, tf_ms;
-    ngx_uint_t     try;
-    kx_sim_bar_t  *ring, *chunk, *res;
-    kx_sim_t      *sim;
-
-    sim = ngx_http_kx_market_sim;
-
-    ring = ngx_palloc(r->pool, limit * sizeof(kx_sim_bar_t));
-    if (ring == NULL) {
-        return NGX_ERROR;
-    }
-
-    *out = ring;
-    *n = 0;
-
-    if (from >= to) {
-        return NGX_OK;
-    }
-
-    if (has_from) {
-        rc = kx_sim_bars(sim, sym, tf, from, to, ring, limit, n);
-        return (rc == KX_SIM_OK || rc == KX_SIM_ETRUNC) ? NGX_OK : NGX_ERROR;
-    }
-
-    chunk = ngx_palloc(r->pool, KX_MARKET_CHUNK * sizeof(kx_sim_bar_t));
-    if (chunk == NULL) {
-        return NGX_ERROR;
-    }
-
-    /*
-     * Bars come oldest first, so the newest ones are found by guessing
-     * a window that holds enough of them, keeping the last limit read
-     * in a ring, and doubling the window while it falls short.  Always
-     * hours fill every slot; nyse sessions fill about a sixth of the
-     * intraday slots and five days of seven.
-     */
-    tf_ms = kx_sim_tf_ms(tf);
-    span = (int64_t) limit * tf_ms + tf_ms;
-
-    if (sim->hours == KX_SIM_HOURS_NYSE) {
-        span = (tf == KX_SIM_TF_1D) ? span * 3 / 2 : span * 6;
-        span += 7 * KX_MS_PER_DAY;
-    }
-
-    total = 0;
-
-    for (try = 0; try < 12; try++) {
-        start = (to - KX_SIM_MIN_MS > span) ? to - span : KX_SIM_MIN_MS;
-        total = 0;
-
-        for (k = 0, rc = KX_SIM_ETRUNC; rc == KX_SIM_ETRUNC; /* void */) {
-            rc = kx_sim_bars(sim, sym, tf, start, to, chunk, KX_MARKET_CHUNK,
-                             &k);
-            if (rc != KX_SIM_OK && rc != KX_SIM_ETRUNC) {
-                return NGX_ERROR;
-            }
-
-            for (i = 0; i < k; i++) {
-                ring[total++ % limit] = chunk[i];
-            }
-
-            if (k == 0) {
-                break;
-            }
-
-            start = chunk[k - 1].t + 1;
-        }
-
-        if (total >= limit || to - KX_SIM_MIN_MS <= span) {
-            break;
-        }
-
-        span *= 2;
-    }
-
-    if (total <= limit) {
-        *n = total;
-        return NGX_OK;
-    }
-
-    /* unroll the ring: its oldest entry is the next to be overwritten */
-    res = ngx_palloc(r->pool, limit * sizeof(kx_sim_bar_t));
-    if (res == NULL) {
-        return NGX_ERROR;
-    }
-
-    head = total % limit;
-    ngx_memcpy(res, ring + head, (limit - head) * sizeof(kx_sim_bar_t));
-    ngx_memcpy(res + (limit - head), ring, head * sizeof(kx_sim_bar_t));
-
-    *out = res;
-    *n = limit;
-
-    return NGX_OK;
-}
-
-
-/* answers 422 (in *rc) when bars of tf would cost over the step budget */
 static ngx_uint_t
 ngx_http_kx_market_too_costly(ngx_http_request_t *r, kx_sim_tf_e tf,
     ngx_int_t bars, ngx_int_t *rc)
@@ -668,7 +658,7 @@ ngx_http_kx_market_handler(ngx_http_request_t *r)
     ngx_str_t    seg[4];
     ngx_uint_t   n, op, methods;
 
-    if (ngx_http_kx_market_sim == NULL) {
+    if (!ngx_http_kx_market_ready) {
         return ngx_http_kx_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                       NULL, "market data unavailable");
     }
@@ -855,38 +845,273 @@ ngx_http_kx_market_symbols(ngx_http_request_t *r)
 }
 
 
-/* advances this worker's market to now; quotes are read after this */
-static void
-ngx_http_kx_market_tick(void)
+
+/* floor(a / b) for b > 0, whatever the sign of a */
+static int64_t
+ngx_http_kx_market_floor_div(int64_t a, int64_t b)
 {
-    int64_t  now;
+    return (a >= 0) ? a / b : -((-a + b - 1) / b);
+}
 
-    now = ngx_http_kx_market_now();
 
-    if (now > ngx_http_kx_market_sim->now_ms) {
-        kx_sim_tick(ngx_http_kx_market_sim, now);
+/*
+ * What identifies the set of bars with t < to in a cache key: the index
+ * of the last bar start that qualifies (intraday bars are aligned to
+ * their size; a daily bar starts its trading day).
+ */
+static int64_t
+ngx_http_kx_market_to_key(ngx_http_request_t *r, kx_sim_tf_e tf, int64_t to)
+{
+    ngx_http_kx_market_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_kx_market_module);
+
+    if (tf == KX_SIM_TF_1D) {
+        return kx_sim_day_of((kx_sim_hours_e) mmcf->hours, to - 1);
     }
+
+    return ngx_http_kx_market_floor_div(to - 1, kx_sim_tf_ms(tf));
+}
+
+
+static ngx_http_kx_market_ctx_t *
+ngx_http_kx_market_ctx(ngx_http_request_t *r, ngx_uint_t op,
+    ngx_uint_t nparts)
+{
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_kx_market_ctx_t  *ctx;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_kx_market_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    ctx->parts = ngx_pcalloc(r->pool,
+                             nparts * sizeof(ngx_http_kx_market_part_t));
+    if (ctx->parts == NULL) {
+        return NULL;
+    }
+
+    ctx->request = r;
+    ctx->op = op;
+    ctx->nparts = nparts;
+
+    /* the request may go first (client gone): then nothing may call back */
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_kx_market_cleanup;
+    cln->data = ctx;
+
+    return ctx;
+}
+
+
+static void
+ngx_http_kx_market_cleanup(void *data)
+{
+    ngx_http_kx_market_ctx_t *ctx = data;
+
+    ngx_uint_t  i;
+
+    for (i = 0; i < ctx->nparts; i++) {
+        if (ctx->parts[i].wait) {
+            kx_market_cache_cancel(ctx->parts[i].wait);
+            ctx->parts[i].wait = NULL;
+        }
+    }
+}
+
+
+/* starts the cached read of part i */
+static ngx_int_t
+ngx_http_kx_market_read(ngx_http_request_t *r, ngx_http_kx_market_ctx_t *ctx,
+    ngx_uint_t i, kx_market_fetch_t *f)
+{
+    ngx_http_kx_market_part_t       *part;
+    ngx_http_kx_market_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_kx_market_module);
+
+    part = &ctx->parts[i];
+    part->ctx = ctx;
+    part->sym = f->query.sym;
+
+    part->wait = kx_market_cache_get(mmcf, f, r->connection->log,
+                                     ngx_http_kx_market_got, part);
+    if (part->wait == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->pending++;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_kx_market_wait(ngx_http_request_t *r, ngx_http_kx_market_ctx_t *ctx)
+{
+    r->main->count++;
+
+    /* notice a client that goes away while we wait */
+    r->read_event_handler = ngx_http_test_reading;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_kx_market_got(void *data, ngx_uint_t status, u_char *body,
+    size_t len, const char *msg)
+{
+    ngx_http_kx_market_part_t *part = data;
+
+    ngx_int_t                  rc;
+    ngx_connection_t          *c;
+    ngx_http_request_t        *r;
+    ngx_http_kx_market_ctx_t  *ctx;
+
+    ctx = part->ctx;
+    r = ctx->request;
+    c = r->connection;
+
+    /* the cache freed the wait */
+    part->wait = NULL;
+    ctx->pending--;
+
+    if (status == NGX_HTTP_OK) {
+        part->body.data = ngx_pnalloc(r->pool, len);
+
+        if (part->body.data == NULL) {
+            status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            msg = NULL;
+
+        } else {
+            ngx_memcpy(part->body.data, body, len);
+            part->body.len = len;
+        }
+    }
+
+    if (status != NGX_HTTP_OK && ctx->status == 0) {
+        ctx->status = status;
+
+        if (msg) {
+            *ngx_snprintf(ctx->msg, sizeof(ctx->msg) - 1, "%s", msg) = '\0';
+        }
+    }
+
+    if (ctx->pending) {
+        return;
+    }
+
+    rc = ngx_http_kx_market_respond(ctx);
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static ngx_int_t
+ngx_http_kx_market_respond(ngx_http_kx_market_ctx_t *ctx)
+{
+    u_char                     *buf, *p;
+    size_t                      len;
+    ngx_uint_t                  i;
+    const kx_symbol_t          *s;
+    ngx_http_request_t         *r;
+    ngx_http_kx_market_part_t  *part;
+
+    r = ctx->request;
+
+    if (ctx->status) {
+        return ngx_http_kx_send_error(r, ctx->status, NULL,
+                                      ctx->msg[0] ? (char *) ctx->msg
+                                                  : NULL);
+    }
+
+    if (ctx->op != KX_MARKET_BATCH) {
+        return ngx_http_kx_send_json(r, NGX_HTTP_OK, ctx->parts[0].body.data,
+                                     ctx->parts[0].body.len);
+    }
+
+    /* {"quotes":{"AAPL":{...},...}}: the cached bodies as they are */
+    len = sizeof("{\"quotes\":{}}");
+
+    for (i = 0; i < ctx->nparts; i++) {
+        len += ctx->parts[i].body.len + KX_SYMBOL_MAX_LEN + 4;
+    }
+
+    buf = ngx_pnalloc(r->pool, len);
+    if (buf == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(buf, "{\"quotes\":{", sizeof("{\"quotes\":{") - 1);
+
+    for (i = 0; i < ctx->nparts; i++) {
+        part = &ctx->parts[i];
+        s = kx_symbol_at(part->sym);
+
+        /* symbols are [A-Z0-9.]: no escaping needed */
+        p = ngx_sprintf(p, "%s\"%s\":", i ? "," : "", s->symbol);
+        p = ngx_cpymem(p, part->body.data, part->body.len);
+    }
+
+    *p++ = '}';
+    *p++ = '}';
+
+    return ngx_http_kx_send_json(r, NGX_HTTP_OK, buf, p - buf);
+}
+
+
+static void
+ngx_http_kx_market_quote_fetch(unsigned sym, kx_market_fetch_t *f,
+    u_char *key)
+{
+    const kx_symbol_t  *s;
+
+    s = kx_symbol_at(sym);
+
+    ngx_memzero(f, sizeof(kx_market_fetch_t));
+
+    f->kind = KX_MARKET_KIND_QUOTE;
+    f->render = ngx_http_kx_market_render_quote;
+    f->query.sym = sym;
+    f->query.symbol = s->symbol;
+    f->key.data = key;
+    f->key.len = ngx_sprintf(key, KX_MARKET_QUOTE_KEY "%s", s->symbol) - key;
 }
 
 
 static ngx_int_t
 ngx_http_kx_market_quote(ngx_http_request_t *r, ngx_str_t *symbol)
 {
-    int        sym;
-    kx_jw_t    w;
-    ngx_int_t  rc;
+    int                        sym;
+    ngx_int_t                  rc;
+    kx_market_fetch_t          f;
+    ngx_http_kx_market_ctx_t  *ctx;
+    u_char                     key[KX_MARKET_KEY_MAX];
 
     sym = ngx_http_kx_market_path_symbol(r, symbol, &rc);
     if (sym < 0) {
         return rc;
     }
 
-    ngx_http_kx_market_tick();
+    ctx = ngx_http_kx_market_ctx(r, KX_MARKET_QUOTE, 1);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    kx_jw_init(&w);
-    kx_sim_quote_json(&w, kx_sim_quote(ngx_http_kx_market_sim, sym));
+    ngx_http_kx_market_quote_fetch((unsigned) sym, &f, key);
 
-    return ngx_http_kx_send_jw(r, NGX_HTTP_OK, &w);
+    if (ngx_http_kx_market_read(r, ctx, 0, &f) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_kx_market_wait(r, ctx);
 }
 
 
@@ -894,6 +1119,7 @@ static void
 ngx_http_kx_market_batch_body(ngx_http_request_t *r, kx_json_doc_t *doc)
 {
     size_t                 i, len, n;
+    ngx_int_t              rc;
     ngx_str_t             *items;
     const char            *s;
     const kx_json_node_t  *arr;
@@ -931,7 +1157,10 @@ ngx_http_kx_market_batch_body(ngx_http_request_t *r, kx_json_doc_t *doc)
         items[i].len = len;
     }
 
-    ngx_http_finalize_request(r, ngx_http_kx_market_batch(r, items, n));
+    rc = ngx_http_kx_market_batch(r, items, n);
+
+    /* NGX_DONE took its own reference; ours ends here either way */
+    ngx_http_finalize_request(r, rc);
 }
 
 
@@ -946,12 +1175,13 @@ ngx_http_kx_market_batch(ngx_http_request_t *r, ngx_str_t *items,
 {
     int                        sym;
     u_char                    *p, *last;
-    kx_jw_t                    w;
-    ngx_uint_t                 i, unknown;
-    const kx_symbol_t         *s;
-    const kx_sim_quote_t      *q;
+    ngx_uint_t                 i, k, unknown;
+    kx_market_fetch_t          f;
+    ngx_http_kx_market_ctx_t  *ctx;
     ngx_http_kx_market_err_t   e;
     u_char                     seen[KX_SIM_MAX_SYMBOLS];
+    u_char                     key[KX_MARKET_KEY_MAX];
+    unsigned                   syms[KX_MARKET_BATCH_MAX];
 
     if (n == 0) {
         return ngx_http_kx_market_invalid(r, "symbols",
@@ -996,48 +1226,47 @@ ngx_http_kx_market_batch(ngx_http_request_t *r, ngx_str_t *items,
         return ngx_http_kx_market_fail(r, &e);
     }
 
-    ngx_http_kx_market_tick();
-
     ngx_memzero(seen, sizeof(seen));
 
-    kx_jw_init(&w);
-    kx_jw_obj_begin(&w);
-    kx_jw_key(&w, "quotes");
-    kx_jw_obj_begin(&w);
-
-    for (i = 0; i < n; i++) {
+    for (i = 0, k = 0; i < n; i++) {
         sym = ngx_http_kx_market_find(items[i].data, items[i].len);
-        if (seen[sym]) {
-            continue;
+        if (!seen[sym]) {
+            seen[sym] = 1;
+            syms[k++] = (unsigned) sym;
         }
-
-        seen[sym] = 1;
-        s = kx_symbol_at(sym);
-        q = kx_sim_quote(ngx_http_kx_market_sim, sym);
-
-        kx_jw_key(&w, s->symbol);
-        kx_sim_quote_json(&w, q);
     }
 
-    kx_jw_obj_end(&w);
-    kx_jw_obj_end(&w);
+    ctx = ngx_http_kx_market_ctx(r, KX_MARKET_BATCH, k);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    return ngx_http_kx_send_jw(r, NGX_HTTP_OK, &w);
+    for (i = 0; i < k; i++) {
+        ngx_http_kx_market_quote_fetch(syms[i], &f, key);
+
+        if (ngx_http_kx_market_read(r, ctx, i, &f) != NGX_OK) {
+            /* the cleanup cancels the parts already asked for */
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    return ngx_http_kx_market_wait(r, ctx);
 }
 
 
 static ngx_int_t
 ngx_http_kx_market_history(ngx_http_request_t *r, ngx_str_t *symbol)
 {
-    int            sym;
-    size_t         i, n;
-    kx_jw_t        w;
-    int64_t        from, to;
-    ngx_int_t      rc, limit;
-    ngx_str_t      v;
-    ngx_uint_t     has_from;
-    kx_sim_tf_e    tf;
-    kx_sim_bar_t  *bars;
+    int                        sym;
+    int64_t                    from, to;
+    ngx_int_t                  rc, limit;
+    ngx_str_t                  v;
+    ngx_uint_t                 has_from;
+    kx_sim_tf_e                tf;
+    kx_market_fetch_t          f;
+    const kx_symbol_t         *s;
+    ngx_http_kx_market_ctx_t  *ctx;
+    u_char                     key[KX_MARKET_KEY_MAX];
 
     sym = ngx_http_kx_market_path_symbol(r, symbol, &rc);
     if (sym < 0) {
@@ -1074,30 +1303,61 @@ ngx_http_kx_market_history(ngx_http_request_t *r, ngx_str_t *symbol)
         /* a from after the (capped) to is an empty range, not an error */
     }
 
-    if (ngx_http_kx_market_bars(r, sym, tf, has_from, from, to,
-                                (size_t) limit, &bars, &n)
-        != NGX_OK)
-    {
+    s = kx_symbol_at(sym);
+
+    ngx_memzero(&f, sizeof(kx_market_fetch_t));
+    f.kind = KX_MARKET_KIND_HISTORY;
+    f.render = ngx_http_kx_market_render_history;
+    f.query.sym = sym;
+    f.query.symbol = s->symbol;
+    f.query.tf = tf;
+    f.query.has_from = has_from;
+    f.query.from_ms = from;
+    f.query.to_ms = to;
+    f.query.limit = (size_t) limit;
+
+    f.key.data = key;
+
+    if (has_from) {
+        f.key.len = ngx_sprintf(key, "kx:mkt:history:%s:%s:%i:%L:%L",
+                                s->symbol, kx_sim_tf_name(tf), limit, from,
+                                ngx_http_kx_market_to_key(r, tf, to))
+                    - key;
+    } else {
+        f.key.len = ngx_sprintf(key, "kx:mkt:history:%s:%s:%i:-:%L",
+                                s->symbol, kx_sim_tf_name(tf), limit,
+                                ngx_http_kx_market_to_key(r, tf, to))
+                    - key;
+    }
+
+    ctx = ngx_http_kx_market_ctx(r, KX_MARKET_HISTORY, 1);
+    if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    kx_jw_init(&w);
-    kx_jw_obj_begin(&w);
-    kx_jw_key(&w, "symbol");
-    kx_jw_str(&w, kx_symbol_at(sym)->symbol);
-    kx_jw_key(&w, "timeframe");
-    kx_jw_str(&w, kx_sim_tf_name(tf));
-    kx_jw_key(&w, "bars");
-    kx_jw_arr_begin(&w);
-
-    for (i = 0; i < n; i++) {
-        kx_sim_bar_json(&w, &bars[i]);
+    if (ngx_http_kx_market_read(r, ctx, 0, &f) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    kx_jw_arr_end(&w);
-    kx_jw_obj_end(&w);
+    return ngx_http_kx_market_wait(r, ctx);
+}
 
-    return ngx_http_kx_send_jw(r, NGX_HTTP_OK, &w);
+
+static const char *
+ngx_http_kx_market_ind_name(ngx_uint_t ind)
+{
+    switch (ind) {
+    case KX_IND_SMA:
+        return "sma";
+    case KX_IND_EMA:
+        return "ema";
+    case KX_IND_RSI:
+        return "rsi";
+    case KX_IND_MACD:
+        return "macd";
+    default:
+        return "bollinger";
+    }
 }
 
 
@@ -1105,17 +1365,19 @@ static ngx_int_t
 ngx_http_kx_market_indicator(ngx_http_request_t *r, ngx_str_t *symbol,
     ngx_str_t *name)
 {
-    int            sym, lookback;
-    size_t         i, n, first;
-    kx_jw_t        w;
-    int64_t        to;
-    kx_dec_t      *in, *o1, *o2, *o3, k;
-    ngx_int_t      rc, limit, period, fast, slow, signal;
-    ngx_str_t      v;
-    ngx_uint_t     ind;
-    kx_sim_tf_e    tf;
-    kx_sim_bar_t  *bars;
-    u_char         msg[96];
+    int                        sym, lookback;
+    u_char                    *p;
+    int64_t                    to;
+    kx_dec_t                   k;
+    ngx_int_t                  rc, limit, period, fast, slow, signal;
+    ngx_str_t                  v;
+    ngx_uint_t                 ind;
+    kx_sim_tf_e                tf;
+    kx_market_fetch_t          f;
+    const kx_symbol_t         *s;
+    ngx_http_kx_market_ctx_t  *ctx;
+    u_char                     msg[96];
+    u_char                     key[KX_MARKET_KEY_MAX];
 
     sym = ngx_http_kx_market_path_symbol(r, symbol, &rc);
     if (sym < 0) {
@@ -1227,131 +1489,70 @@ ngx_http_kx_market_indicator(ngx_http_request_t *r, ngx_str_t *symbol,
         return rc;
     }
 
+    s = kx_symbol_at(sym);
+
+    ngx_memzero(&f, sizeof(kx_market_fetch_t));
+    f.kind = KX_MARKET_KIND_INDICATOR;
+    f.render = ngx_http_kx_market_render_indicator;
+    f.query.sym = sym;
+    f.query.symbol = s->symbol;
+    f.query.tf = tf;
+    f.query.to_ms = to;
+
     /* enough bars before the first value asked for to cover the warm-up */
-    if (ngx_http_kx_market_bars(r, sym, tf, 0, 0, to,
-                                (size_t) (limit + lookback), &bars, &n)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    f.query.limit = (size_t) (limit + lookback);
 
-    in = ngx_palloc(r->pool, (4 * n + 1) * sizeof(kx_dec_t));
-    if (in == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    f.ind = ind;
+    f.limit = limit;
+    f.period = period;
+    f.fast = fast;
+    f.slow = slow;
+    f.signal = signal;
+    f.k = k;
 
-    o1 = in + n;
-    o2 = o1 + n;
-    o3 = o2 + n;
-
-    for (i = 0; i < n; i++) {
-        in[i] = bars[i].c;
-    }
-
-    switch (ind) {
-    case KX_IND_SMA:
-        rc = kx_ind_sma(in, n, period, o1);
-        break;
-    case KX_IND_EMA:
-        rc = kx_ind_ema(in, n, period, o1);
-        break;
-    case KX_IND_RSI:
-        rc = kx_ind_rsi(in, n, period, o1);
-        break;
-    case KX_IND_MACD:
-        rc = kx_ind_macd(in, n, fast, slow, signal, o1, o2, o3);
-        break;
-    default: /* KX_IND_BOLLINGER */
-        rc = kx_ind_bbands(in, n, period, k, k, o1, o2, o3);
-        break;
-    }
-
-    /* an empty series still gives an empty answer, not an error */
-    if (rc != KX_IND_OK && n != 0) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    first = (n > (size_t) limit) ? n - limit : 0;
-
-    kx_jw_init(&w);
-    kx_jw_obj_begin(&w);
-    kx_jw_key(&w, "symbol");
-    kx_jw_str(&w, kx_symbol_at(sym)->symbol);
-    kx_jw_key(&w, "indicator");
-    kx_jw_strn(&w, (char *) name->data, name->len);
-    kx_jw_key(&w, "timeframe");
-    kx_jw_str(&w, kx_sim_tf_name(tf));
-    kx_jw_key(&w, "period");
-    kx_jw_int(&w, period);
+    p = ngx_sprintf(key, "kx:mkt:ind:%s:%s:%s:%i:%L:",
+                    s->symbol, ngx_http_kx_market_ind_name(ind),
+                    kx_sim_tf_name(tf), limit,
+                    ngx_http_kx_market_to_key(r, tf, to));
 
     if (ind == KX_IND_MACD) {
-        kx_jw_key(&w, "fast");
-        kx_jw_int(&w, fast);
-        kx_jw_key(&w, "slow");
-        kx_jw_int(&w, slow);
-        kx_jw_key(&w, "signal");
-        kx_jw_int(&w, signal);
+        p = ngx_sprintf(p, "%i:%i:%i", fast, slow, signal);
 
     } else if (ind == KX_IND_BOLLINGER) {
-        kx_jw_key(&w, "k");
-        kx_jw_dec_min(&w, k);
+        p = ngx_sprintf(p, "%i:%L", period, k.v);
+
+    } else {
+        p = ngx_sprintf(p, "%i", period);
     }
 
-    kx_jw_key(&w, "values");
-    kx_jw_arr_begin(&w);
+    f.key.data = key;
+    f.key.len = p - key;
 
-    for (i = first; i < n && rc == KX_IND_OK; i++) {
-        if (kx_ind_absent(o1[i])) {
-            continue;
-        }
-
-        kx_jw_obj_begin(&w);
-        kx_jw_key(&w, "t");
-        kx_jw_int(&w, bars[i].t);
-
-        switch (ind) {
-        case KX_IND_MACD:
-            kx_jw_key(&w, "macd");
-            kx_jw_dec_str(&w, o1[i], 4);
-            kx_jw_key(&w, "signal");
-            kx_jw_dec_str(&w, o2[i], 4);
-            kx_jw_key(&w, "histogram");
-            kx_jw_dec_str(&w, o3[i], 4);
-            break;
-        case KX_IND_BOLLINGER:
-            kx_jw_key(&w, "upper");
-            kx_jw_dec_str(&w, o1[i], 4);
-            kx_jw_key(&w, "middle");
-            kx_jw_dec_str(&w, o2[i], 4);
-            kx_jw_key(&w, "lower");
-            kx_jw_dec_str(&w, o3[i], 4);
-            break;
-        default:
-            kx_jw_key(&w, "value");
-            kx_jw_dec_str(&w, o1[i], 4);
-            break;
-        }
-
-        kx_jw_obj_end(&w);
+    ctx = ngx_http_kx_market_ctx(r, KX_MARKET_INDICATOR, 1);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    kx_jw_arr_end(&w);
-    kx_jw_obj_end(&w);
+    if (ngx_http_kx_market_read(r, ctx, 0, &f) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    return ngx_http_kx_send_jw(r, NGX_HTTP_OK, &w);
+    return ngx_http_kx_market_wait(r, ctx);
 }
 
 
 static ngx_int_t
 ngx_http_kx_market_news(ngx_http_request_t *r, ngx_str_t *symbol)
 {
-    int             sym;
-    size_t          i, n;
-    kx_jw_t         w;
-    int64_t         before, now;
-    ngx_int_t       rc, limit;
-    ngx_str_t       v;
-    kx_sim_news_t  *items;
+    int                        sym;
+    int64_t                    before, now;
+    ngx_int_t                  rc, limit;
+    ngx_str_t                  v;
+    ngx_uint_t                 latest;
+    kx_market_fetch_t          f;
+    const kx_symbol_t         *s;
+    ngx_http_kx_market_ctx_t  *ctx;
+    u_char                     key[KX_MARKET_KEY_MAX];
 
     sym = ngx_http_kx_market_path_symbol(r, symbol, &rc);
     if (sym < 0) {
@@ -1371,6 +1572,7 @@ ngx_http_kx_market_news(ngx_http_request_t *r, ngx_str_t *symbol)
 
     now = ngx_http_kx_market_now();
     before = now;
+    latest = 1;
 
     rc = ngx_http_kx_market_arg(r, "before", &v);
     if (rc == NGX_ERROR) {
@@ -1384,37 +1586,232 @@ ngx_http_kx_market_news(ngx_http_request_t *r, ngx_str_t *symbol)
         }
 
         /* no news from the future either */
-        if (before > now) {
+        if (before >= now) {
             before = now;
+
+        } else {
+            latest = 0;
         }
     }
 
-    items = ngx_palloc(r->pool, limit * sizeof(kx_sim_news_t));
-    if (items == NULL) {
+    s = kx_symbol_at(sym);
+
+    ngx_memzero(&f, sizeof(kx_market_fetch_t));
+    f.kind = KX_MARKET_KIND_NEWS;
+    f.render = ngx_http_kx_market_render_news;
+    f.query.sym = sym;
+    f.query.symbol = s->symbol;
+    f.query.limit = (size_t) limit;
+    f.query.before_ms = before;
+
+    /* the latest news may be as old as the news TTL (the seed's 5 min) */
+    f.key.data = key;
+
+    if (latest) {
+        f.key.len = ngx_sprintf(key, "kx:mkt:news:%s:%i:latest", s->symbol,
+                                limit)
+                    - key;
+    } else {
+        f.key.len = ngx_sprintf(key, "kx:mkt:news:%s:%i:%L", s->symbol,
+                                limit, before)
+                    - key;
+    }
+
+    ctx = ngx_http_kx_market_ctx(r, KX_MARKET_NEWS, 1);
+    if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (kx_sim_news(ngx_http_kx_market_sim, sym, before, items, limit, &n)
-        != KX_SIM_OK)
-    {
-        n = 0;
+    if (ngx_http_kx_market_read(r, ctx, 0, &f) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    kx_jw_init(&w);
-    kx_jw_obj_begin(&w);
-    kx_jw_key(&w, "symbol");
-    kx_jw_str(&w, kx_symbol_at(sym)->symbol);
-    kx_jw_key(&w, "news");
-    kx_jw_arr_begin(&w);
+    return ngx_http_kx_market_wait(r, ctx);
+}
+
+
+/* provider results into response bodies, once per flight */
+
+static ngx_int_t
+ngx_http_kx_market_render_quote(kx_market_fetch_t *f,
+    kx_market_result_t *res, kx_jw_t *w)
+{
+    if (res->quote == NULL) {
+        return NGX_ERROR;
+    }
+
+    kx_sim_quote_json(w, res->quote);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_kx_market_render_history(kx_market_fetch_t *f,
+    kx_market_result_t *res, kx_jw_t *w)
+{
+    size_t  i;
+
+    kx_jw_obj_begin(w);
+    kx_jw_key(w, "symbol");
+    kx_jw_str(w, f->query.symbol);
+    kx_jw_key(w, "timeframe");
+    kx_jw_str(w, kx_sim_tf_name(f->query.tf));
+    kx_jw_key(w, "bars");
+    kx_jw_arr_begin(w);
+
+    for (i = 0; i < res->nbars; i++) {
+        kx_sim_bar_json(w, &res->bars[i]);
+    }
+
+    kx_jw_arr_end(w);
+    kx_jw_obj_end(w);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_kx_market_render_indicator(kx_market_fetch_t *f,
+    kx_market_result_t *res, kx_jw_t *w)
+{
+    int             rc;
+    size_t          i, n, first;
+    kx_dec_t       *in, *o1, *o2, *o3;
+    kx_sim_bar_t   *bars;
+
+    n = res->nbars;
+    bars = res->bars;
+
+    in = ngx_alloc((4 * n + 1) * sizeof(kx_dec_t), ngx_cycle->log);
+    if (in == NULL) {
+        return NGX_ERROR;
+    }
+
+    o1 = in + n;
+    o2 = o1 + n;
+    o3 = o2 + n;
 
     for (i = 0; i < n; i++) {
-        kx_sim_news_json(&w, &items[i]);
+        in[i] = bars[i].c;
     }
 
-    kx_jw_arr_end(&w);
-    kx_jw_obj_end(&w);
+    switch (f->ind) {
+    case KX_IND_SMA:
+        rc = kx_ind_sma(in, n, f->period, o1);
+        break;
+    case KX_IND_EMA:
+        rc = kx_ind_ema(in, n, f->period, o1);
+        break;
+    case KX_IND_RSI:
+        rc = kx_ind_rsi(in, n, f->period, o1);
+        break;
+    case KX_IND_MACD:
+        rc = kx_ind_macd(in, n, f->fast, f->slow, f->signal, o1, o2, o3);
+        break;
+    default: /* KX_IND_BOLLINGER */
+        rc = kx_ind_bbands(in, n, f->period, f->k, f->k, o1, o2, o3);
+        break;
+    }
 
-    return ngx_http_kx_send_jw(r, NGX_HTTP_OK, &w);
+    /* an empty series still gives an empty answer, not an error */
+    if (rc != KX_IND_OK && n != 0) {
+        ngx_free(in);
+        return NGX_ERROR;
+    }
+
+    first = (n > (size_t) f->limit) ? n - f->limit : 0;
+
+    kx_jw_obj_begin(w);
+    kx_jw_key(w, "symbol");
+    kx_jw_str(w, f->query.symbol);
+    kx_jw_key(w, "indicator");
+    kx_jw_str(w, ngx_http_kx_market_ind_name(f->ind));
+    kx_jw_key(w, "timeframe");
+    kx_jw_str(w, kx_sim_tf_name(f->query.tf));
+    kx_jw_key(w, "period");
+    kx_jw_int(w, f->period);
+
+    if (f->ind == KX_IND_MACD) {
+        kx_jw_key(w, "fast");
+        kx_jw_int(w, f->fast);
+        kx_jw_key(w, "slow");
+        kx_jw_int(w, f->slow);
+        kx_jw_key(w, "signal");
+        kx_jw_int(w, f->signal);
+
+    } else if (f->ind == KX_IND_BOLLINGER) {
+        kx_jw_key(w, "k");
+        kx_jw_dec_min(w, f->k);
+    }
+
+    kx_jw_key(w, "values");
+    kx_jw_arr_begin(w);
+
+    for (i = first; i < n && rc == KX_IND_OK; i++) {
+        if (kx_ind_absent(o1[i])) {
+            continue;
+        }
+
+        kx_jw_obj_begin(w);
+        kx_jw_key(w, "t");
+        kx_jw_int(w, bars[i].t);
+
+        switch (f->ind) {
+        case KX_IND_MACD:
+            kx_jw_key(w, "macd");
+            kx_jw_dec_str(w, o1[i], 4);
+            kx_jw_key(w, "signal");
+            kx_jw_dec_str(w, o2[i], 4);
+            kx_jw_key(w, "histogram");
+            kx_jw_dec_str(w, o3[i], 4);
+            break;
+        case KX_IND_BOLLINGER:
+            kx_jw_key(w, "upper");
+            kx_jw_dec_str(w, o1[i], 4);
+            kx_jw_key(w, "middle");
+            kx_jw_dec_str(w, o2[i], 4);
+            kx_jw_key(w, "lower");
+            kx_jw_dec_str(w, o3[i], 4);
+            break;
+        default:
+            kx_jw_key(w, "value");
+            kx_jw_dec_str(w, o1[i], 4);
+            break;
+        }
+
+        kx_jw_obj_end(w);
+    }
+
+    kx_jw_arr_end(w);
+    kx_jw_obj_end(w);
+
+    ngx_free(in);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_kx_market_render_news(kx_market_fetch_t *f, kx_market_result_t *res,
+    kx_jw_t *w)
+{
+    size_t  i;
+
+    kx_jw_obj_begin(w);
+    kx_jw_key(w, "symbol");
+    kx_jw_str(w, f->query.symbol);
+    kx_jw_key(w, "news");
+    kx_jw_arr_begin(w);
+
+    for (i = 0; i < res->nnews; i++) {
+        kx_sim_news_json(w, &res->news[i]);
+    }
+
+    kx_jw_arr_end(w);
+    kx_jw_obj_end(w);
+
+    return NGX_OK;
 }
 
 
@@ -1434,9 +1831,91 @@ ngx_http_kx_market(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* kx_market_provider sim | polygon [key=value ...] */
+static char *
+ngx_http_kx_market_provider_set(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_kx_market_main_conf_t *mmcf = conf;
+
+    ngx_str_t             *value;
+    kx_market_provider_t  *p;
+
+    if (mmcf->provider) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 3 && ngx_strncmp(value[1].data, "sim", 3) == 0) {
+        p = &kx_market_provider_sim;
+
+    } else if (value[1].len == 7
+               && ngx_strncmp(value[1].data, "polygon", 7) == 0)
+    {
+        p = &kx_market_provider_polygon;
+
+        if (p == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "the \"polygon\" market data provider is "
+                               "not built in");
+            return NGX_CONF_ERROR;
+        }
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown market data provider \"%V\" "
+                           "(sim or polygon)", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    mmcf->provider = p;
+
+    return p->configure(cf, &value[2], cf->args->nelts - 2,
+                        &mmcf->provider_conf);
+}
+
+
+/* kx_market_cache_ttl quote|history|indicator|news <time> */
+static char *
+ngx_http_kx_market_ttl_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_kx_market_main_conf_t *mmcf = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+    ngx_msec_t   ms;
+
+    value = cf->args->elts;
+
+    for (i = 0; i < KX_MARKET_KINDS; i++) {
+        if (ngx_strcmp(value[1].data, kx_market_kind_name(i)) == 0) {
+            break;
+        }
+    }
+
+    if (i == KX_MARKET_KINDS) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown kind \"%V\" (quote, history, indicator "
+                           "or news)", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    ms = ngx_parse_time(&value[2], 0);
+    if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
+        return "has an invalid time";
+    }
+
+    mmcf->ttl[i] = ms;
+
+    return NGX_CONF_OK;
+}
+
+
 static void *
 ngx_http_kx_market_create_main_conf(ngx_conf_t *cf)
 {
+    ngx_uint_t                       i;
     ngx_http_kx_market_main_conf_t  *mmcf;
 
     mmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_kx_market_main_conf_t));
@@ -1446,6 +1925,13 @@ ngx_http_kx_market_create_main_conf(ngx_conf_t *cf)
 
     mmcf->seed = NGX_CONF_UNSET;
     mmcf->hours = NGX_CONF_UNSET_UINT;
+    mmcf->publish_interval = NGX_CONF_UNSET_MSEC;
+    mmcf->cache = NGX_CONF_UNSET;
+    mmcf->sim_latency = NGX_CONF_UNSET_MSEC;
+
+    for (i = 0; i < KX_MARKET_KINDS; i++) {
+        mmcf->ttl[i] = NGX_CONF_UNSET_MSEC;
+    }
 
     return mmcf;
 }
@@ -1458,12 +1944,54 @@ ngx_http_kx_market_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_value(mmcf->seed, 42);
     ngx_conf_init_uint_value(mmcf->hours, KX_SIM_HOURS_ALWAYS);
+    ngx_conf_init_msec_value(mmcf->publish_interval, 250);
+    ngx_conf_init_value(mmcf->cache, 1);
+    ngx_conf_init_msec_value(mmcf->sim_latency, 0);
+
+    /* the seed's TTLs; an indicator is as old as the bars it reads */
+    ngx_conf_init_msec_value(mmcf->ttl[KX_MARKET_KIND_QUOTE], 1000);
+    ngx_conf_init_msec_value(mmcf->ttl[KX_MARKET_KIND_HISTORY], 3600000);
+    ngx_conf_init_msec_value(mmcf->ttl[KX_MARKET_KIND_INDICATOR], 3600000);
+    ngx_conf_init_msec_value(mmcf->ttl[KX_MARKET_KIND_NEWS], 300000);
 
     if (mmcf->seed < 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "kx_market_seed must not be negative");
         return NGX_CONF_ERROR;
     }
+
+    if (mmcf->provider == NULL) {
+        mmcf->provider = &kx_market_provider_sim;
+    }
+
+    if (!mmcf->enabled) {
+        return NGX_CONF_OK;
+    }
+
+    if (mmcf->provider == &kx_market_provider_sim) {
+        /* the simulated market reads this module's own directives */
+        mmcf->provider_conf = mmcf;
+
+        if (kx_market_sim_add_zone(cf, mmcf) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+#if (NGX_THREADS)
+    if (mmcf->thread_pool_name.len) {
+        /* declares the pool; the thread_pool directive sizes it */
+        if (ngx_thread_pool_add(cf, &mmcf->thread_pool_name) == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+#else
+    if (mmcf->thread_pool_name.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "kx_market_thread_pool needs nginx built "
+                           "--with-threads");
+        return NGX_CONF_ERROR;
+    }
+#endif
 
     return NGX_CONF_OK;
 }
@@ -1472,7 +2000,7 @@ ngx_http_kx_market_init_main_conf(ngx_conf_t *cf, void *conf)
 static ngx_int_t
 ngx_http_kx_market_init_process(ngx_cycle_t *cycle)
 {
-    kx_sim_t                        *sim;
+    kx_market_provider_t            *p;
     ngx_http_kx_market_main_conf_t  *mmcf;
 
     if (ngx_process != NGX_PROCESS_WORKER
@@ -1487,25 +2015,32 @@ ngx_http_kx_market_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    /* ~22 KB: too big for a static in every process that never uses it */
-    sim = ngx_alloc(sizeof(kx_sim_t), cycle->log);
-    if (sim == NULL) {
-        return NGX_ERROR;
+#if (NGX_THREADS)
+    mmcf->thread_pool = NULL;
+
+    if (mmcf->thread_pool_name.len) {
+        /* the pool object of this cycle, now that threads exist */
+        mmcf->thread_pool = ngx_thread_pool_get(cycle,
+                                                &mmcf->thread_pool_name);
     }
+#endif
 
-    ngx_time_update();
+    p = mmcf->provider;
 
-    if (kx_sim_init(sim, (uint64_t) mmcf->seed, (kx_sim_hours_e) mmcf->hours,
-                    ngx_http_kx_market_now())
-        != KX_SIM_OK)
+    if (p->init_process
+        && p->init_process(cycle, mmcf->provider_conf) != NGX_OK)
     {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                      "kx_market: the simulated market cannot start now");
-        ngx_free(sim);
         return NGX_ERROR;
     }
 
-    ngx_http_kx_market_sim = sim;
+    ngx_http_kx_market_ready = 1;
+
+    /* one publisher per instance */
+    if (ngx_worker == 0
+        && kx_market_publish_init(cycle, mmcf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     return NGX_OK;
 }
@@ -1514,8 +2049,21 @@ ngx_http_kx_market_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_kx_market_exit_process(ngx_cycle_t *cycle)
 {
-    if (ngx_http_kx_market_sim) {
-        ngx_free(ngx_http_kx_market_sim);
-        ngx_http_kx_market_sim = NULL;
+    ngx_http_kx_market_main_conf_t  *mmcf;
+
+    if (!ngx_http_kx_market_ready) {
+        return;
+    }
+
+    ngx_http_kx_market_ready = 0;
+
+    mmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_kx_market_module);
+
+    kx_market_publish_exit();
+    kx_market_cache_exit();
+
+    if (mmcf->provider->exit_process) {
+        mmcf->provider->exit_process(cycle, mmcf->provider_conf);
     }
 }
