@@ -38,8 +38,8 @@ my %route = (
 
 my $before = $ng->http(GET => '/metrics')->{body};
 for my $path (sort keys %route) {
-    $r = $ng->http(GET => $path, headers => { Authorization => 'Bearer ' . stack_token('u-aio') });
-    my $want = $route{$path} eq 'market' ? 200 : 501;
+    $r = $ng->http(GET => $path, headers => { Authorization => 'Bearer ' . stack_token('0a1b2c3d-0000-4000-8000-00000000a10e') });
+    my $want = $route{$path} =~ /^(?:market|notify)$/ ? 200 : 501;
     is $r->{status}, $want, "$path: routed";
     ok $r->{json}, "$path: JSON";
     is $r->{headers}{'x-kx-service'}, 'all-in-one', "$path: same instance";
@@ -49,7 +49,7 @@ my $after = $ng->http(GET => '/metrics')->{body};
 my %want;
 $want{$_}++ for values %route;
 for my $name (sort keys %want) {
-    my $st = $name eq 'market' ? 200 : 501;
+    my $st = $name =~ /^(?:market|notify)$/ ? 200 : 501;
     my $re = qr/^kx_http_requests_total\{service="all-in-one",route="\Q$name\E",status="$st"\} (\d+)$/m;
     my ($n0) = $before =~ $re;
     my ($n1) = $after =~ $re;
