@@ -128,7 +128,7 @@ kx_wsc_response(const char *buf, size_t len, const char *key, size_t *size,
 
     upgrade = connection = accept = 0;
 
-    line = memchr(buf, '\n', end) + 1;
+    line = (const char *) memchr(buf, '\n', end) + 1;
 
     while (line < buf + end) {
         eol = memchr(line, '\r', (size_t) (buf + end + 2 - line));
