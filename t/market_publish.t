@@ -1,0 +1,191 @@
+#!/usr/bin/perl
+
+# The quote publisher (modules/kx_market_publish.c; contracts C1 and C2):
+# worker 0 of a 2-worker market instance ticks the shared simulated market
+# and PUBLISHes each changed quote on kx:quote:<SYM>; a raw Redis client
+# subscribes.  Quotes answered over HTTP by either worker are the published
+# ones (same timestamp, same prices), with Redis up (read from the cache
+# the publisher fills) and down (read from the shared market).  In
+# "always" hours nothing is published on kx:market; the transitions
+# themselves are unit-tested (t/unit/test_market_session.c).
+
+use strict;
+use warnings;
+
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+use lib 't/lib';
+use Kx::Test;
+
+my $redis = start_redis();
+
+my $ng = start_nginx(<<'CONF', redis => $redis);
+master_process on;
+worker_processes 2;
+events { worker_connections 1024; }
+http {
+    access_log off;
+
+    kx_service market;
+    kx_redis_addr %%REDIS_ADDR%%;
+    kx_redis_timeout 1s;
+    kx_redis_backoff 50ms 200ms;
+
+    kx_market_hours always;
+    kx_market_publish_interval 100ms;
+
+    server {
+        listen 127.0.0.1:%%PORT%% reuseport;
+
+        add_header X-Worker $pid always;
+
+        location /v1/ { kx_route market; kx_market; }
+        location = /metrics { kx_metrics; }
+    }
+}
+CONF
+
+my $port = $ng->port;
+
+sub get { return $ng->http(GET => $_[0], timeout => 10) }
+
+my @channels = qw(kx:quote:AAPL kx:quote:TSLA kx:market);
+
+my $sub = $redis->connect(timeout => 5);
+$sub->send_command('SUBSCRIBE', @channels);
+for (@channels) {
+    my $r = $sub->read_reply(5);
+    is ref $r eq 'ARRAY' ? "$r->[0] $r->[1]" : '', "subscribe $_", "subscribed to $_";
+}
+
+# channel => [message, ...], with the time each arrived
+my %msgs;
+sub drain {
+    my ($secs) = @_;
+    my $deadline = time + $secs;
+    while ((my $left = $deadline - time) > 0) {
+        my $r = $sub->read_reply($left);
+        last unless $sub->{got};
+        next unless ref $r eq 'ARRAY' && $r->[0] eq 'message';
+        push @{ $msgs{ $r->[1] } }, $r->[2];
+    }
+}
+
+drain(1.5);
+
+# --- C1: the quote messages --------------------------------------------------
+
+my @aapl = @{ $msgs{'kx:quote:AAPL'} // [] };
+cmp_ok scalar @aapl, '>=', 8, scalar(@aapl) . ' AAPL quotes in 1.5 s at 100 ms';
+cmp_ok scalar @{ $msgs{'kx:quote:TSLA'} // [] }, '>=', 8, 'TSLA quotes too';
+
+my $dec = qr/^\d+\.\d+$/;
+my ($bad_shape, $bad_time, $prev) = (0, 0, '');
+for my $m (@aapl) {
+    my $q = json_decode($m);
+    $bad_shape++ unless $m =~ /^\{"type":"quote",/ && $m !~ /\n/
+        && $q && $q->{symbol} eq 'AAPL'
+        && (grep { ($q->{$_} // '') =~ $dec } qw(price bid ask open prev_close)) == 5
+        && ($q->{change_percent} // '') =~ /^-?\d+\.\d\d$/
+        && ($q->{bid_size} // '') =~ /^\d+$/ && ($q->{ask_size} // '') =~ /^\d+$/
+        && ($q->{timestamp} // '') =~ /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+    $bad_time++ unless $q && $q->{timestamp} gt $prev;
+    $prev = $q->{timestamp} if $q;
+}
+is $bad_shape, 0, 'every message: one line, {"type":"quote", then the quote fields';
+is $bad_time, 0, 'timestamps strictly increase';
+
+is scalar @{ $msgs{'kx:market'} // [] }, 0,
+    'always hours: no market.opened/closed events';
+
+# the publisher fills the cache: reads are hits
+my $pttl = $redis->command('PTTL', 'kx:mkt:quote:MSFT');
+ok $pttl > 0 && $pttl <= 1000, "the publisher caches every quote ($pttl ms left of 1 s)";
+
+sub counter {
+    my ($name, $kind) = @_;
+    my $text = get('/metrics')->{body};
+    return $text =~ /^kx_market_${name}\{service="market",kind="$kind"\} (\d+)$/m ? $1 : 0;
+}
+my $hits = counter('cache_hits_total', 'quote');
+my $misses = counter('cache_misses_total', 'quote');
+get('/v1/quotes/MSFT') for 1 .. 5;
+is counter('cache_hits_total', 'quote') - $hits, 5, 'five reads, five hits';
+is counter('cache_misses_total', 'quote') - $misses, 0, '... no misses';
+like get('/metrics')->{body}, qr/^kx_market_quotes_published_total\{service="market"\} \d+$/m,
+    'published quotes are counted';
+
+# --- consistency: HTTP answers are published quotes -------------------------
+
+sub check_consistency {
+    my ($label, $n) = @_;
+    my (%pids, @answers);
+    %msgs = ();
+    for (1 .. $n) {
+        my $r = get('/v1/quotes/AAPL');
+        push @answers, $r;
+        $pids{ $r->{headers}{'x-worker'} // '' }++;
+        drain(0.005);
+    }
+    drain(0.4);
+
+    my %published = map { my $q = json_decode($_); ($q->{timestamp} => $q) }
+                    @{ $msgs{'kx:quote:AAPL'} // [] };
+    my ($ok, $missing, $differ) = (0, 0, 0);
+    for my $r (@answers) {
+        my $q = $r->{json};
+        my $p = $published{ $q->{timestamp} // '' };
+        if (!$p) { $missing++; next }
+        if (grep { ($p->{$_} // '') ne ($q->{$_} // '') }
+                qw(price bid ask bid_size ask_size open prev_close change_percent))
+        {
+            $differ++;
+            next;
+        }
+        $ok++;
+    }
+    is scalar(grep { $_->{status} == 200 } @answers), $n, "$label: $n answers 200";
+    cmp_ok scalar(keys %pids), '>=', 2, "$label: both workers answered ("
+        . join(', ', map { "$_: $pids{$_}" } sort keys %pids) . ')';
+    is $differ, 0, "$label: no answer differs from the quote published with its timestamp";
+    is $missing, 0, "$label: every answer's timestamp was published";
+    return \@answers;
+}
+
+check_consistency('redis up', 60);
+
+# Redis down: no cache, no PUBLISH, but the workers still share one market
+$redis->down;
+sleep 0.3;
+
+my (%pids, %by_ts, $n200);
+for (1 .. 60) {
+    my $r = get('/v1/quotes/AAPL');
+    $n200++ if $r->{status} == 200;
+    $pids{ $r->{headers}{'x-worker'} // '' }++;
+    push @{ $by_ts{ $r->{json}{timestamp} // '' } }, $r->{body};
+}
+is $n200, 60, 'redis down: 60 answers 200';
+cmp_ok scalar(keys %pids), '>=', 2, 'redis down: from both workers';
+my $split = grep { my %b = map { $_ => 1 } @$_; keys %b > 1 } values %by_ts;
+is $split, 0, 'redis down: answers with the same timestamp are identical';
+cmp_ok scalar(keys %by_ts), '>=', 2, 'redis down: ... and the market moves ('
+    . scalar(keys %by_ts) . ' ticks seen)';
+
+# back up: the subscriber reconnects, publishing resumes
+$redis->up;
+$sub = $redis->connect(timeout => 5);
+$sub->send_command('SUBSCRIBE', @channels);
+$sub->read_reply(5) for @channels;
+%msgs = ();
+ok wait_until(sub { drain(0.2); @{ $msgs{'kx:quote:AAPL'} // [] } >= 2 },
+              timeout => 5),
+    'redis back: quotes are published again';
+
+check_consistency('redis back', 30);
+
+$sub->close;
+$ng->stop;
+
+done_testing;
