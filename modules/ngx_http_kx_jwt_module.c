@@ -15,6 +15,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_kx.h"
+#include "kx_jwt_conf.h"
 #include "gateway/kx_jwt.h"
 
 
@@ -71,7 +72,6 @@ static char *ngx_http_kx_jwt_jwks(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_kx_jwt_source(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static void ngx_http_kx_jwt_free_keys(void *data);
 static kx_jwt_cache_t *ngx_http_kx_jwt_cache_create(
     ngx_http_kx_jwt_main_conf_t *jmcf);
 static void ngx_http_kx_jwt_cache_cleanup(void *data);
@@ -595,7 +595,6 @@ ngx_http_kx_jwt_init(ngx_conf_t *cf)
 static void *
 ngx_http_kx_jwt_create_main_conf(ngx_conf_t *cf)
 {
-    ngx_pool_cleanup_t           *cln;
     ngx_http_kx_jwt_main_conf_t  *jmcf;
 
     jmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_kx_jwt_main_conf_t));
@@ -604,24 +603,13 @@ ngx_http_kx_jwt_create_main_conf(ngx_conf_t *cf)
     }
 
     /* the keys live as long as this configuration */
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (cln == NULL) {
+    if (kx_jwt_conf_keyset_cleanup(cf, &jmcf->keys) != NGX_OK) {
         return NULL;
     }
-
-    cln->handler = ngx_http_kx_jwt_free_keys;
-    cln->data = &jmcf->keys;
 
     jmcf->cache_size = NGX_CONF_UNSET_UINT;
 
     return jmcf;
-}
-
-
-static void
-ngx_http_kx_jwt_free_keys(void *data)
-{
-    kx_jwt_keyset_free(data);
 }
 
 
@@ -739,77 +727,7 @@ ngx_http_kx_jwt_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_kx_jwt_main_conf_t *jmcf = conf;
 
-    char        *env;
-    u_char      *key;
-    size_t       len;
-    unsigned     algs;
-    ngx_str_t   *value, kid, file;
-    ngx_int_t    rc;
-
-    value = cf->args->elts;
-
-    kid = value[1];
-    if (kid.len == 1 && kid.data[0] == '-') {
-        kid.data[0] = '\0';
-        kid.len = 0;
-    }
-
-    if (kx_jwt_algs_parse((const char *) value[2].data, value[2].len, &algs)
-        != KX_JWT_OK)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid algorithm list \"%V\" (\"none\" is "
-                           "never allowed)", &value[2]);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_strncmp(value[3].data, "env:", 4) == 0) {
-        /* the master still has its full environment here */
-        env = getenv((const char *) value[3].data + 4);
-
-        if (env == NULL || *env == '\0') {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "environment variable \"%s\" is not set",
-                               value[3].data + 4);
-            return NGX_CONF_ERROR;
-        }
-
-        key = (u_char *) env;
-        len = ngx_strlen(env);
-        rc = kx_jwt_keyset_add(&jmcf->keys, (const char *) kid.data, algs,
-                               key, len);
-
-    } else {
-        file = value[3];
-
-        if (ngx_conf_full_name(cf->cycle, &file, 1) != NGX_OK) {
-            return NGX_CONF_ERROR;
-        }
-
-        key = ngx_http_kx_read_file(cf, &file, &len);
-        if (key == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        /* a trailing newline is not part of an HMAC secret */
-        if (kx_jwt_algs_hmac_only(algs)) {
-            while (len && (key[len - 1] == '\n' || key[len - 1] == '\r')) {
-                len--;
-            }
-        }
-
-        rc = kx_jwt_keyset_add(&jmcf->keys, (const char *) kid.data, algs,
-                               key, len);
-        ngx_explicit_memzero(key, len);
-    }
-
-    if (rc != KX_JWT_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "kx_jwt_key \"%V\": %s",
-                           &value[1], kx_jwt_strerror(rc));
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
+    return kx_jwt_conf_key(cf, &jmcf->keys);
 }
 
 
@@ -818,33 +736,7 @@ ngx_http_kx_jwt_jwks(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_kx_jwt_main_conf_t *jmcf = conf;
 
-    char        err[128];
-    u_char     *json;
-    size_t      len;
-    ngx_str_t  *value, file;
-
-    value = cf->args->elts;
-    file = value[1];
-
-    if (ngx_conf_full_name(cf->cycle, &file, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    json = ngx_http_kx_read_file(cf, &file, &len);
-    if (json == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (kx_jwt_keyset_add_jwks(&jmcf->keys, (const char *) json, len, err,
-                               sizeof(err))
-        != KX_JWT_OK)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "kx_jwt_jwks \"%V\": %s",
-                           &file, err);
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
+    return kx_jwt_conf_jwks(cf, &jmcf->keys);
 }
 
 
