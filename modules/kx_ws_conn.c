@@ -1062,12 +1062,22 @@ kx_ws_conn_push(kx_ws_conn_t *wc, kx_outq_msg_t *m, uint32_t key)
         return;
     }
 
+    /*
+     * Quotes replace each other only for a reader the kernel pushed back
+     * on: one that keeps up gets every quote, even several of a symbol
+     * from one read of the Redis socket.
+     */
+    if (wc->c->write->ready) {
+        key = 0;
+    }
+
     rc = kx_outq_push(&wc->out, m, key);
 
     if (rc == KX_OUTQ_FULL) {
         ngx_log_error(NGX_LOG_INFO, wc->c->log, 0,
                       "kx_notify: slow consumer, %uz bytes in %uD messages "
                       "queued, closing", wc->out.bytes, wc->out.count);
+        wc->drop = 1;
         kx_ws_fail_reason(wc, KX_WS_CLOSE_POLICY, "slow consumer");
         return;
     }
@@ -1189,7 +1199,10 @@ kx_ws_fail_reason(kx_ws_conn_t *wc, unsigned code, const char *reason)
 }
 
 
-/* replaces whatever was not started with our close frame */
+/*
+ * Our close frame goes behind what is queued, or, for a reader that fell
+ * too far behind, replaces whatever was not started.
+ */
 static void
 kx_ws_close_frame(kx_ws_conn_t *wc)
 {
@@ -1202,17 +1215,19 @@ kx_ws_close_frame(kx_ws_conn_t *wc)
     key = 0;
     sent = wc->out.sent;
 
-    if (wc->out.count && sent) {
-        head = kx_outq_msg_ref(wc->out.items[wc->out.head].msg);
-        key = wc->out.items[wc->out.head].key;
-    }
+    if (wc->drop) {
+        if (wc->out.count && sent) {
+            head = kx_outq_msg_ref(wc->out.items[wc->out.head].msg);
+            key = wc->out.items[wc->out.head].key;
+        }
 
-    kx_outq_free(&wc->out);
+        kx_outq_free(&wc->out);
 
-    if (head) {
-        (void) kx_outq_push(&wc->out, head, key);
-        kx_outq_advance(&wc->out, sent);
-        kx_outq_msg_unref(head);
+        if (head) {
+            (void) kx_outq_push(&wc->out, head, key);
+            kx_outq_advance(&wc->out, sent);
+            kx_outq_msg_unref(head);
+        }
     }
 
     buf[0] = 0x88;
@@ -1235,8 +1250,8 @@ kx_ws_close_frame(kx_ws_conn_t *wc)
         return;
     }
 
-    /* the queue is empty but for a partial frame: this fits */
-    wc->out.max_items = 2;
+    /* past the limits: it is the last one */
+    wc->out.max_items = wc->out.count + 1;
     wc->out.max_bytes = 0;
     (void) kx_outq_push(&wc->out, m, 0);
     kx_outq_msg_unref(m);

@@ -89,6 +89,7 @@ struct kx_ws_conn_s {
     unsigned                close_sent:1;
     unsigned                closing:1;      /* close the TCP once flushed */
     unsigned                failed:1;       /* fail code set, not yet sent */
+    unsigned                drop:1;         /* drop the queue: overflow */
     unsigned                fail_code:14;
 };
 

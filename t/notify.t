@@ -36,9 +36,9 @@ sub ws {
 }
 
 sub ws_auth {
-    my ($token, $path) = @_;
+    my ($token, $path, %o) = @_;
     return ws($path // '/ws',
-              headers => { Authorization => "Bearer $token" });
+              headers => { Authorization => "Bearer $token" }, %o);
 }
 
 sub next_type {
@@ -200,5 +200,125 @@ $w = ws_auth($T1);
 $w->send_text('x' x 70000);
 $f = $w->recv_frame(3);
 is $f->{code}, 1009, 'message over 64k: 1009';
+
+# --- authentication, the other two ways ------------------------------------
+
+$w = ws("/ws?token=$T2");
+is $w->status, 101, 'token as a query argument: 101';
+$w->close;
+
+$w = ws('/ws');
+is $w->status, 101, 'no token: the upgrade goes through';
+$w->send_json({ action => 'subscribe', symbols => ['AAPL'] });
+$m = next_type($w, 'error');
+is $m->{code}, 'unauthorized', 'subscribe before auth: unauthorized';
+$w->send_json({ action => 'auth', token => $T1 });
+$m = next_type($w, 'authenticated');
+is $m->{user_id}, $U1, 'first-message auth';
+$w->send_json({ action => 'auth', token => $T1 });
+is next_type($w, 'error')->{code}, 'already_authenticated', 'only once';
+$w->close;
+
+$w = ws('/ws');
+$w->send_json({ action => 'auth', token => 'x.y.z' });
+is next_type($w, 'error')->{code}, 'invalid_token', 'bad first-message token';
+$f = $w->recv_frame(3);
+is $f->{code}, 1008, 'then closed with 1008';
+
+$w = ws('/ws');
+$w->send_json({ action => 'auth',
+                token => stack_token($U1, exp => int(time) - 3600,
+                                    iat => int(time) - 7200) });
+is next_type($w, 'error')->{code}, 'token_expired', 'expired first-message token';
+
+# --- user events (C3, C5) -------------------------------------------------
+
+my $eseq = 0;
+sub uuid4 {
+    my $h = join '', map { sprintf '%02x', int rand 256 } 1 .. 16;
+    substr($h, 12, 1) = '4';
+    return join '-', substr($h, 0, 8), substr($h, 8, 4), substr($h, 12, 4),
+                     substr($h, 16, 4), substr($h, 20);
+}
+
+# what the outbox relay does for one row (contract C3)
+sub emit {
+    my ($uid, $type, $data, %o) = @_;
+    my $eid = $o{event_id} // uuid4();
+    my $at = '2026-01-02T03:04:05Z';
+    my $payload = json_encode($data);
+    my @f = (event_id => $eid, type => $type, user_id => $uid,
+             payload => $payload, occurred_at => $at, source => 'trading');
+    my $id = $redis->command('XADD', 'kx:events', 'MAXLEN', '~', 1000000,
+                             '*', @f);
+    $redis->command('XADD', "kx:events:user:$uid", 'MAXLEN', '~', 1000,
+                    $id, @f);
+    unless ($o{no_publish}) {
+        publish("kx:user:$uid",
+                '{"id":"' . $id . '","event_id":"' . $eid . '","type":"'
+                . $type . '","data":' . $payload . ',"occurred_at":"'
+                . $at . '"}');
+    }
+    return wantarray ? ($id, $eid) : $id;
+}
+
+sub fill {
+    my ($sym, %o) = @_;
+    return { id => uuid4(), symbol => $sym, side => 'buy', status => 'filled',
+             quantity => '10', fill => { price => '228.50', quantity => '10',
+                                         trade_id => uuid4() }, %o };
+}
+
+my $w1 = ws_auth($T1);
+my $w2 = ws("/ws?token=$T2");
+ok wait_subscribed("kx:user:$U1") && wait_subscribed("kx:user:$U2"),
+   'the worker follows both users';
+
+my ($e1) = emit($U1, 'order.filled', fill('AAPL'));
+$m = $w1->recv_json(3);
+is $m->{type}, 'order_filled', 'U1 gets order_filled';
+is $m->{seq}, $e1, 'with the stream entry id as seq';
+is $m->{data}{fill}{price}, '228.50', 'and the payload';
+emit($U2, 'portfolio.updated', { cash_balance => '100.00' });
+$m = $w2->recv_json(3);
+is $m->{type}, 'portfolio_update', 'U2 gets only their own (the first is theirs)';
+$w1->send_json({ action => 'ping' });
+is $w1->recv_json(3)->{type}, 'pong', "U1 did not get U2's event";
+
+# --- replay ---------------------------------------------------------------
+
+my @ids = map { scalar emit($U1, 'order.filled', fill('MSFT', n => $_)) } 1 .. 4;
+my @live = map { $w1->recv_json(3)->{seq} } 1 .. 4;
+is_deeply \@live, \@ids, 'live events in order';
+$w1->close;
+
+# missed while away
+my @missed = map { scalar emit($U1, 'order.cancelled', fill('TSLA', n => $_)) } 1 .. 3;
+my $w3 = ws_auth($T1, "/ws?last_event_id=$ids[1]");
+my $more = emit($U1, 'order.filled', fill('AAPL', n => 9));
+my @seq;
+while (my $x = $w3->recv_json(2)) {
+    push @seq, $x->{seq} if $x->{seq};
+    last if @seq == 6;
+}
+is_deeply \@seq, [@ids[2, 3], @missed, $more],
+    'reconnect with last_event_id: the missed ones, then live, no gap, no duplicate';
+$w3->close;
+
+# resume as a message, and a burst racing the replay
+my $w4 = ws_auth($T1);
+$w4->send_json({ action => 'resume', last_event_id => $missed[0] });
+my @burst = map { scalar emit($U1, 'order.filled', fill('AMZN', n => $_)) } 1 .. 20;
+@seq = ();
+while (my $x = $w4->recv_json(2)) {
+    push @seq, $x->{seq} if $x->{seq};
+    last if @seq == 23;
+}
+is_deeply \@seq, [@missed[1, 2], $more, @burst],
+    'resume while events keep coming: every one once, in order';
+$w4->close;
+
+$w = ws_auth($T1, '/ws?last_event_id=bogus', allow_fail => 1);
+is $w->status, 400, 'bad last_event_id: 400';
 
 done_testing();
