@@ -43,6 +43,7 @@ typedef struct {
     ngx_flag_t                cache;
     ngx_msec_t                ttl[KX_MARKET_KINDS];
     ngx_msec_t                sim_latency;
+    ngx_int_t                 clock_offset;       /* ms, signed */
 
     ngx_str_t                 thread_pool_name;
 #if (NGX_THREADS)
@@ -51,6 +52,19 @@ typedef struct {
 
     ngx_shm_zone_t           *sim_zone;   /* the shared live market */
 } ngx_http_kx_market_main_conf_t;
+
+
+/* the market's clock: the wall clock moved by kx_market_clock_offset */
+static ngx_inline int64_t
+kx_market_now(ngx_http_kx_market_main_conf_t *mmcf)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return (int64_t) tp->sec * 1000 + (int64_t) tp->msec
+           + (int64_t) mmcf->clock_offset;
+}
 
 
 /*

@@ -65,17 +65,6 @@ static kx_session_event_t  kx_market_pub_pending[KX_PUB_SESSION_MAX];
 static size_t              kx_market_pub_npending;
 
 
-static int64_t
-kx_market_publish_now(void)
-{
-    ngx_time_t  *tp;
-
-    tp = ngx_timeofday();
-
-    return (int64_t) tp->sec * 1000 + (int64_t) tp->msec;
-}
-
-
 ngx_int_t
 kx_market_publish_init(ngx_cycle_t *cycle,
     ngx_http_kx_market_main_conf_t *mmcf)
@@ -105,7 +94,7 @@ kx_market_publish_init(ngx_cycle_t *cycle,
     kx_market_pub_mmcf = mmcf;
     kx_market_pub_inflight = 0;
     kx_market_pub_npending = 0;
-    kx_market_pub_session_ms = kx_market_publish_now();
+    kx_market_pub_session_ms = kx_market_now(mmcf);
 
     if (p->live_start(mmcf->provider_conf, cycle, kx_market_publish_quote,
                       NULL)
@@ -179,7 +168,7 @@ kx_market_publish_tick(ngx_event_t *ev)
 
     mmcf = kx_market_pub_mmcf;
     p = mmcf->provider;
-    now = kx_market_publish_now();
+    now = kx_market_now(mmcf);
 
     if (p->live_poll) {
         p->live_poll(mmcf->provider_conf, now);

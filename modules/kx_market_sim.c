@@ -30,6 +30,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_kx.h"
 #include "kx_market.h"
 
 
@@ -126,17 +127,6 @@ static void                 *kx_market_sim_live_data;
 static uint64_t              kx_market_sim_live_seq[KX_SIM_MAX_SYMBOLS];
 
 
-static int64_t
-kx_market_sim_now(void)
-{
-    ngx_time_t  *tp;
-
-    tp = ngx_timeofday();
-
-    return (int64_t) tp->sec * 1000 + (int64_t) tp->msec;
-}
-
-
 const kx_sim_t *
 kx_market_sim_history(void)
 {
@@ -205,7 +195,7 @@ kx_market_sim_init_zone(ngx_shm_zone_t *zone, void *data)
     mmcf = ctx->mmcf;
     shpool = (ngx_slab_pool_t *) zone->shm.addr;
 
-    now = kx_market_sim_now();
+    now = kx_market_now(mmcf);
 
     if (octx) {
         /* reload: the market goes on, unless its seed or hours changed */
@@ -267,7 +257,7 @@ kx_market_sim_init_process(ngx_cycle_t *cycle, void *conf)
     ngx_time_update();
 
     if (kx_sim_init(sim, (uint64_t) mmcf->seed, (kx_sim_hours_e) mmcf->hours,
-                    kx_market_sim_now())
+                    kx_market_now(mmcf))
         != KX_SIM_OK)
     {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
@@ -311,7 +301,7 @@ kx_market_sim_live_quote(ngx_http_kx_market_main_conf_t *mmcf, unsigned sym,
     sim = kx_market_sim_shared->sim;
     shpool = (ngx_slab_pool_t *) mmcf->sim_zone->shm.addr;
 
-    now = kx_market_sim_now();
+    now = kx_market_now(mmcf);
     stale = 2 * (int64_t) mmcf->publish_interval;
 
     ngx_shmtx_lock(&shpool->mutex);
@@ -472,6 +462,9 @@ kx_market_sim_bars(void *conf, kx_market_query_t *q, ngx_log_t *log,
         }
 
         call->in_thread = 1;
+
+        ngx_http_kx_metrics_count((ngx_cycle_t *) ngx_cycle,
+                                  "kx_market_sim_thread_tasks_total", 1);
 
         /* a pending timer, so a graceful shutdown waits for the thread */
         call->wait.handler = kx_market_sim_thread_wait;

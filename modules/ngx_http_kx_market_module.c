@@ -152,6 +152,8 @@ static char *ngx_http_kx_market_provider_set(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_kx_market_ttl_set(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_kx_market_offset_set(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static void *ngx_http_kx_market_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_kx_market_init_main_conf(ngx_conf_t *cf, void *conf);
 static ngx_int_t ngx_http_kx_market_init_process(ngx_cycle_t *cycle);
@@ -228,6 +230,13 @@ static ngx_command_t  ngx_http_kx_market_commands[] = {
       offsetof(ngx_http_kx_market_main_conf_t, sim_latency),
       NULL },
 
+    { ngx_string("kx_market_clock_offset"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_kx_market_offset_set,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("kx_market_thread_pool"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -275,13 +284,10 @@ static ngx_uint_t  ngx_http_kx_market_ready;
 
 
 static int64_t
-ngx_http_kx_market_now(void)
+ngx_http_kx_market_now(ngx_http_request_t *r)
 {
-    ngx_time_t  *tp;
-
-    tp = ngx_timeofday();
-
-    return (int64_t) tp->sec * 1000 + (int64_t) tp->msec;
+    return kx_market_now(ngx_http_get_module_main_conf(r,
+                                                 ngx_http_kx_market_module));
 }
 
 
@@ -625,7 +631,7 @@ ngx_http_kx_market_range_args(ngx_http_request_t *r, kx_sim_tf_e *tf,
         return NGX_DECLINED;
     }
 
-    now = ngx_http_kx_market_now();
+    now = ngx_http_kx_market_now(r);
 
     arc = ngx_http_kx_market_arg(r, "to", &v);
     if (arc == NGX_ERROR) {
@@ -1570,7 +1576,7 @@ ngx_http_kx_market_news(ngx_http_request_t *r, ngx_str_t *symbol)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    now = ngx_http_kx_market_now();
+    now = ngx_http_kx_market_now(r);
     before = now;
     latest = 1;
 
@@ -1912,6 +1918,48 @@ ngx_http_kx_market_ttl_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/*
+ * kx_market_clock_offset [-]<time>: the simulated market runs that far
+ * ahead of (behind) the wall clock, e.g. to show a session in another
+ * part of the day, or a test to reach a session transition at once.
+ */
+static char *
+ngx_http_kx_market_offset_set(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_kx_market_main_conf_t *mmcf = conf;
+
+    ngx_int_t   sign;
+    ngx_str_t  *value, v;
+    ngx_msec_t  ms;
+
+    if (mmcf->clock_offset != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    v = value[1];
+    sign = 1;
+
+    if (v.len > 1 && v.data[0] == '-') {
+        sign = -1;
+        v.data++;
+        v.len--;
+    }
+
+    /* nginx's times: "90s", "2h", "1500ms"; a bare number is seconds */
+    ms = ngx_parse_time(&v, 0);
+    if (ms == (ngx_msec_t) NGX_ERROR || ms > (ngx_msec_t) NGX_MAX_INT_T_VALUE)
+    {
+        return "has an invalid time";
+    }
+
+    mmcf->clock_offset = sign * (ngx_int_t) ms;
+
+    return NGX_CONF_OK;
+}
+
+
 static void *
 ngx_http_kx_market_create_main_conf(ngx_conf_t *cf)
 {
@@ -1928,6 +1976,7 @@ ngx_http_kx_market_create_main_conf(ngx_conf_t *cf)
     mmcf->publish_interval = NGX_CONF_UNSET_MSEC;
     mmcf->cache = NGX_CONF_UNSET;
     mmcf->sim_latency = NGX_CONF_UNSET_MSEC;
+    mmcf->clock_offset = NGX_CONF_UNSET;
 
     for (i = 0; i < KX_MARKET_KINDS; i++) {
         mmcf->ttl[i] = NGX_CONF_UNSET_MSEC;
@@ -1947,6 +1996,7 @@ ngx_http_kx_market_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(mmcf->publish_interval, 250);
     ngx_conf_init_value(mmcf->cache, 1);
     ngx_conf_init_msec_value(mmcf->sim_latency, 0);
+    ngx_conf_init_value(mmcf->clock_offset, 0);
 
     /* the seed's TTLs; an indicator is as old as the bars it reads */
     ngx_conf_init_msec_value(mmcf->ttl[KX_MARKET_KIND_QUOTE], 1000);

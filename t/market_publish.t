@@ -118,10 +118,11 @@ like get('/metrics')->{body}, qr/^kx_market_quotes_published_total\{service="mar
 
 # --- consistency: HTTP answers are published quotes -------------------------
 
+# every quote heard since the (last) SUBSCRIBE counts: a cached answer may
+# be a quote published a tick before the check began
 sub check_consistency {
     my ($label, $n) = @_;
     my (%pids, @answers);
-    %msgs = ();
     for (1 .. $n) {
         my $r = get('/v1/quotes/AAPL');
         push @answers, $r;
@@ -187,5 +188,80 @@ check_consistency('redis back', 30);
 
 $sub->close;
 $ng->stop;
+
+# --- C2: session transitions, on a market clock set just before them -------
+
+use Time::Local qw(timegm);
+
+# Wednesday 2026-11-25: NYSE opens 14:30 UTC and closes 21:00 UTC
+for my $case (['market.opened', timegm(0, 30, 14, 25, 10, 2026)],
+              ['market.closed', timegm(0, 0, 21, 25, 10, 2026)])
+{
+    my ($type, $at) = @$case;
+    my $offset = int(($at - 2.5 - time) * 1000);
+
+    my $s = $redis->connect(timeout => 5);
+    $s->send_command('SUBSCRIBE', 'kx:market', 'kx:quote:AAPL');
+    $s->read_reply(5) for 1 .. 2;
+
+    my $nyse = start_nginx(<<"CONF", redis => $redis);
+master_process on;
+worker_processes 2;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    kx_service market;
+    kx_redis_addr %%REDIS_ADDR%%;
+    kx_market_hours nyse;
+    kx_market_clock_offset ${offset}ms;
+    kx_market_publish_interval 100ms;
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location /v1/ { kx_route market; kx_market; }
+    }
+}
+CONF
+
+    my (@events, @quotes);
+    my $deadline = time + 8;
+    while (time < $deadline && !@events) {
+        my $r = $s->read_reply($deadline - time);
+        last unless $s->{got};
+        next unless ref $r eq 'ARRAY' && $r->[0] eq 'message';
+        push @{ $r->[1] eq 'kx:market' ? \@events : \@quotes }, $r->[2];
+    }
+    # a few ticks more, to see the quotes after the transition
+    my $until = time + 0.6;
+    while ((my $left = $until - time) > 0) {
+        my $r = $s->read_reply($left);
+        last unless $s->{got};
+        push @{ $r->[1] eq 'kx:market' ? \@events : \@quotes }, $r->[2]
+            if ref $r eq 'ARRAY' && $r->[0] eq 'message';
+    }
+
+    my $iso = do {
+        my @t = gmtime $at;
+        sprintf '%04d-%02d-%02dT%02d:%02d:%02d.000Z', $t[5] + 1900, $t[4] + 1,
+            @t[3, 2, 1, 0];
+    };
+    is scalar @events, 1, "$type: one event on kx:market";
+    is $events[0] // '', qq({"type":"$type","at":"$iso"}),
+        "$type: the C2 message, stamped with the transition's instant";
+
+    my @ts = map { json_decode($_)->{timestamp} } @quotes;
+    if ($type eq 'market.opened') {
+        ok((grep { $_ lt $iso } @ts) <= 1,
+           'before the open: at most the last close is published');
+        cmp_ok scalar(grep { $_ ge $iso } @ts), '>=', 3,
+            'after the open: quotes flow';
+    } else {
+        ok((grep { $_ lt $iso } @ts) >= 3, 'before the close: quotes flow');
+        is scalar(grep { $_ gt $iso } @ts), 0,
+            'after the close: nothing newer than the close';
+    }
+
+    $s->close;
+    $nyse->stop;
+}
 
 done_testing;
