@@ -59,6 +59,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include <ngx_event.h>
 
 #include "core/kx_decimal.h"
 #include "trading/kx_order.h"

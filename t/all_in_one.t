@@ -25,7 +25,7 @@ is $r->{json}{service}, 'all-in-one', 'one instance';
 my %route = (
     '/v1/portfolio'          => 'trading',
     '/portfolio'             => 'trading',
-    '/orders/42'             => 'trading',
+    '/orders'                => 'trading',
     '/v1/agents'             => 'agent',
     '/agents'                => 'agent',
     '/v1/market/quotes/AAPL' => 'market',
@@ -39,7 +39,7 @@ my %route = (
 my $before = $ng->http(GET => '/metrics')->{body};
 for my $path (sort keys %route) {
     $r = $ng->http(GET => $path, headers => { Authorization => 'Bearer ' . stack_token('0a1b2c3d-0000-4000-8000-00000000a10e') });
-    my $want = $route{$path} =~ /^(?:market|notify)$/ ? 200 : 501;
+    my $want = $route{$path} =~ /^(?:market|notify|trading)$/ ? 200 : 501;
     is $r->{status}, $want, "$path: routed";
     ok $r->{json}, "$path: JSON";
     is $r->{headers}{'x-kx-service'}, 'all-in-one', "$path: same instance";
@@ -49,7 +49,7 @@ my $after = $ng->http(GET => '/metrics')->{body};
 my %want;
 $want{$_}++ for values %route;
 for my $name (sort keys %want) {
-    my $st = $name =~ /^(?:market|notify)$/ ? 200 : 501;
+    my $st = $name =~ /^(?:market|notify|trading)$/ ? 200 : 501;
     my $re = qr/^kx_http_requests_total\{service="all-in-one",route="\Q$name\E",status="$st"\} (\d+)$/m;
     my ($n0) = $before =~ $re;
     my ($n1) = $after =~ $re;

@@ -8,6 +8,7 @@
 #define _KX_QUOTE_H_INCLUDED_
 
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/kx_decimal.h"
@@ -29,6 +30,18 @@ typedef struct {
     kx_dec_t            ask_size;
     int64_t             time;       /* microseconds since the Unix epoch */
 } kx_quote_t;
+
+
+/*
+ * A quote as the market service writes it (GET /v1/quotes/{symbol}, and
+ * the kx:quote:<SYM> messages of contract C1): symbol, bid, ask, price
+ * (the last trade), bid_size, ask_size as exact decimals (strings or
+ * numbers); other fields are ignored, absent or null prices are 0
+ * ("none").  Returns 0, or -1 for anything else; symbol gets the symbol
+ * (size bytes at most, with its NUL).
+ */
+int kx_quote_parse(const char *buf, size_t len, kx_quote_t *q, char *symbol,
+    size_t size);
 
 
 #endif /* _KX_QUOTE_H_INCLUDED_ */
