@@ -21,6 +21,7 @@ my $redis = start_redis();
 my $ng = start_nginx(<<'CONF', redis => $redis);
 master_process on;
 worker_processes 1;
+thread_pool kx_market threads=2;
 events { worker_connections 1024; }
 http {
     access_log off;
@@ -31,6 +32,7 @@ http {
     kx_redis_backoff 50ms 200ms;
 
     kx_market_sim_latency 300ms;
+    kx_market_thread_pool kx_market;
     # no publisher: every quote read below is the cache's doing
     kx_market_publish_interval 0;
 
@@ -176,6 +178,21 @@ for my $kind (
         1, "$k: ... from ONE provider call";
     is count($c1, 'cache_misses_total', $k) - count($c0, 'cache_misses_total', $k),
         20, "$k: ... 20 misses counted";
+}
+
+# a long range is computed in the thread pool, not on the event loop
+{
+    my $before = get('/metrics')->{body} =~ /^kx_market_sim_thread_tasks_total\{service="market"\} (\d+)$/m ? $1 : 0;
+    my $r = get('/v1/history/AAPL?timeframe=1d&limit=130');
+    is $r->{status}, 200, 'a long history (130 days of minutes) 200';
+    is scalar @{ $r->{json}{bars} }, 130, '... 130 bars';
+    my $after = get('/metrics')->{body} =~ /^kx_market_sim_thread_tasks_total\{service="market"\} (\d+)$/m ? $1 : 0;
+    is $after - $before, 1, '... computed in the thread pool';
+    is get('/v1/history/AAPL?timeframe=1d&limit=30')->{json}{bars}[-1]{t},
+       $r->{json}{bars}[-1]{t}, '... ending with the same bar as a short range';
+    my $short = get('/v1/history/AAPL?timeframe=1d&limit=30')->{json}{bars};
+    is_deeply [ @{ $r->{json}{bars} }[100 .. 129] ], $short,
+        '... and the same bars (thread or loop)';
 }
 
 # a client that leaves before the answer does not stop the flight
