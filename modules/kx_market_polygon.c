@@ -486,16 +486,9 @@ static void
 kx_market_polygon_finish(kx_market_call_t *call, kx_market_status_e status,
     const char *detail)
 {
+    /* the caller logs a failure with its detail */
     call->res.status = status;
     call->res.detail = detail;
-
-    if (status != KX_MARKET_OK && status != KX_MARKET_NOT_FOUND) {
-        ngx_log_error(NGX_LOG_WARN, call->log, 0,
-                      "polygon: %s %s: %s",
-                      call->kind == KX_POLYGON_CALL_QUOTE ? "quote"
-                      : call->kind == KX_POLYGON_CALL_BARS ? "bars" : "news",
-                      call->symbol, detail ? detail : "failed");
-    }
 
     call->done(&call->res, call->data);
 

@@ -136,6 +136,25 @@ kx_sim_quote(const kx_sim_t *sim, size_t sym)
 
 
 void
+kx_sim_jw_price(kx_jw_t *w, kx_dec_t d)
+{
+    int64_t   v;
+    unsigned  places;
+
+    /* cents print as before; a provider's sub-penny digits are kept */
+    v = d.v < 0 ? -d.v : d.v;
+    places = KX_DEC_SCALE;
+
+    while (places > 2 && v % 10 == 0) {
+        v /= 10;
+        places--;
+    }
+
+    kx_jw_dec_str(w, d, places);
+}
+
+
+void
 kx_sim_quote_json(kx_jw_t *w, const kx_sim_quote_t *q)
 {
     char  ts[KX_SIM_TIME_FMT_MAX];
@@ -146,19 +165,19 @@ kx_sim_quote_json(kx_jw_t *w, const kx_sim_quote_t *q)
     kx_jw_key(w, "symbol");
     kx_jw_str(w, kx_symbol_at(q->sym)->symbol);
     kx_jw_key(w, "price");
-    kx_jw_dec_str(w, q->price, 2);
+    kx_sim_jw_price(w, q->price);
     kx_jw_key(w, "bid");
-    kx_jw_dec_str(w, q->bid, 2);
+    kx_sim_jw_price(w, q->bid);
     kx_jw_key(w, "ask");
-    kx_jw_dec_str(w, q->ask, 2);
+    kx_sim_jw_price(w, q->ask);
     kx_jw_key(w, "bid_size");
     kx_jw_int(w, q->bid_size);
     kx_jw_key(w, "ask_size");
     kx_jw_int(w, q->ask_size);
     kx_jw_key(w, "open");
-    kx_jw_dec_str(w, q->open, 2);
+    kx_sim_jw_price(w, q->open);
     kx_jw_key(w, "prev_close");
-    kx_jw_dec_str(w, q->prev_close, 2);
+    kx_sim_jw_price(w, q->prev_close);
     kx_jw_key(w, "change_percent");
     kx_jw_dec_str(w, q->change_percent, 2);
     kx_jw_key(w, "timestamp");

@@ -126,9 +126,15 @@ const kx_sim_quote_t *kx_sim_quote(const kx_sim_t *sim, size_t sym);
 /*
  * {"symbol","price","bid","ask","bid_size","ask_size","open",
  *  "prev_close","change_percent","timestamp"}: prices as exact decimal
- * strings with 2 places, timestamp in ISO 8601 UTC with milliseconds.
+ * strings with at least 2 places (kx_sim_jw_price), timestamp in ISO 8601 UTC with milliseconds.
  */
 void kx_sim_quote_json(kx_jw_t *w, const kx_sim_quote_t *q);
+
+/*
+ * A price as an exact decimal string with at least 2 places: "187.50",
+ * and every digit a provider sent ("187.1234"); never rounded.
+ */
+void kx_sim_jw_price(kx_jw_t *w, kx_dec_t d);
 
 
 #endif /* _KX_SIM_H_INCLUDED_ */

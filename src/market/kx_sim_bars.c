@@ -239,13 +239,13 @@ kx_sim_bar_json(kx_jw_t *w, const kx_sim_bar_t *b)
     kx_jw_key(w, "t");
     kx_jw_int(w, b->t);
     kx_jw_key(w, "o");
-    kx_jw_dec_str(w, b->o, 2);
+    kx_sim_jw_price(w, b->o);
     kx_jw_key(w, "h");
-    kx_jw_dec_str(w, b->h, 2);
+    kx_sim_jw_price(w, b->h);
     kx_jw_key(w, "l");
-    kx_jw_dec_str(w, b->l, 2);
+    kx_sim_jw_price(w, b->l);
     kx_jw_key(w, "c");
-    kx_jw_dec_str(w, b->c, 2);
+    kx_sim_jw_price(w, b->c);
     kx_jw_key(w, "v");
     kx_jw_int(w, b->v);
     kx_jw_obj_end(w);
