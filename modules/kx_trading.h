@@ -142,6 +142,8 @@ ngx_int_t kx_trading_order_from_row(PGresult *pr, int row, int c,
 /* the close of the session a day order placed at usec belongs to */
 int64_t kx_trading_session_close(ngx_uint_t hours, int64_t usec);
 
+extern ngx_module_t  ngx_http_kx_trading_module;
+
 /* a v4 UUID, lower-case text */
 void kx_trading_uuid(char out[KX_TXN_UUID_LEN + 1]);
 

@@ -28,6 +28,7 @@
 
 #include "kx_trading.h"
 #include "market/kx_sim_hours.h"
+#include "io/ngx_http_kx_io.h"
 
 
 #define KX_TRADING_LOCK_SQL                                                   \
@@ -1044,4 +1045,114 @@ kx_trading_op_pg_fail(kx_trading_op_t *op, kx_pg_result_t *res)
                            "database_unavailable",
                            "the database is unavailable");
     }
+}
+
+
+/* kx_trading_broker.h: a broker reports a change on its own */
+
+static void
+kx_trading_report_found(kx_pg_result_t *res, void *data)
+{
+    kx_trading_op_t  *op = data;
+
+    op->req = NULL;
+
+    if (res->status != KX_PG_OK || PQntuples(res->res) != 1) {
+        ngx_log_error(NGX_LOG_WARN, op->log, 0,
+                      "kx trading: a broker report for an unknown order "
+                      "(%s)", kx_pg_status_text(res->status));
+        kx_trading_op_finish(op);
+        return;
+    }
+
+    ngx_cpystrn((u_char *) op->user_id, (u_char *) PQgetvalue(res->res, 0, 0),
+                sizeof(op->user_id));
+    ngx_cpystrn((u_char *) op->order_id,
+                (u_char *) PQgetvalue(res->res, 0, 1), sizeof(op->order_id));
+
+    if (kx_trading_op_run(op) != NGX_OK) {
+        kx_trading_op_finish(op);
+    }
+}
+
+
+static void
+kx_trading_report_done(kx_trading_op_t *op)
+{
+    if (op->status >= NGX_HTTP_BAD_REQUEST) {
+        ngx_log_error(NGX_LOG_WARN, op->log, 0,
+                      "kx trading: broker report for order %s not applied: "
+                      "%s", op->order_id, op->message);
+
+    } else if (op->written) {
+        ngx_log_error(NGX_LOG_INFO, op->log, 0,
+                      "kx trading: order %s is %s (broker report)",
+                      op->order_id, kx_order_status_name(op->out.status));
+    }
+}
+
+
+ngx_int_t
+kx_trading_broker_report(ngx_cycle_t *cycle,
+    const kx_trading_broker_t *broker, ngx_str_t *broker_order_id,
+    ngx_str_t *order_id, kx_broker_result_t *res)
+{
+    u_char                   boid[KX_ORDER_ID_MAX + 1];
+    u_char                   oid[KX_TXN_UUID_LEN + 1];
+    kx_pg_stmt_t             st;
+    kx_pg_pool_t            *pg;
+    kx_trading_op_t         *op;
+    const char              *values[3];
+    kx_trading_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_kx_trading_module);
+    pg = ngx_http_kx_io_pg_cycle(cycle);
+
+    if (tmcf == NULL || pg == NULL
+        || ((broker_order_id == NULL || broker_order_id->len == 0
+             || broker_order_id->len > KX_ORDER_ID_MAX)
+            && (order_id == NULL || order_id->len != KX_TXN_UUID_LEN)))
+    {
+        return NGX_ERROR;
+    }
+
+    op = kx_trading_op_create(KX_TRADING_OP_RESULT, tmcf, pg, cycle->log);
+    if (op == NULL) {
+        return NGX_ERROR;
+    }
+
+    kx_trading_op_broker_done(res, op);
+    op->done = kx_trading_report_done;
+
+    values[0] = broker->name;
+    values[1] = NULL;
+    values[2] = NULL;
+
+    if (broker_order_id && broker_order_id->len
+        && broker_order_id->len <= KX_ORDER_ID_MAX)
+    {
+        ngx_cpystrn(boid, broker_order_id->data, broker_order_id->len + 1);
+        values[1] = (char *) boid;
+    }
+
+    if (order_id && order_id->len == KX_TXN_UUID_LEN) {
+        ngx_cpystrn(oid, order_id->data, sizeof(oid));
+        values[2] = (char *) oid;
+    }
+
+    ngx_memzero(&st, sizeof(kx_pg_stmt_t));
+    st.sql = "SELECT o.user_id, o.id FROM trading.orders o"
+             " WHERE o.broker = $1 AND (o.broker_order_id = $2"
+             " OR o.id = $3::uuid) LIMIT 1";
+    st.nparams = 3;
+    st.values = values;
+
+    op->req = kx_pg_query(pg, &st, kx_trading_report_found, op);
+    if (op->req == NULL) {
+        ngx_free(op);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }

@@ -275,6 +275,65 @@ is $pg->value("SELECT reserved_cash FROM trading.portfolios"
               . " WHERE user_id = '$u1'"), '0.00000000',
     'cancel released the reserve';
 
+# --- stop orders, notional orders, day expiry ------------------------------------
+
+my $u7 = new_user();
+$q = quote('NVDA');
+my $stop = sprintf '%.2f', $q->{ask} * 1.05;
+$r = api($u7, POST => '/v1/orders', { symbol => 'NVDA', side => 'buy',
+                                      type => 'stop', quantity => 1,
+                                      stop_price => $stop,
+                                      time_in_force => 'gtc' });
+is $r->{status}, 201, 'buy stop above the market 201';
+my $so = $r->{json};
+is $so->{status}, 'accepted', 'the stop rests';
+my $up = sprintf '%.2f', $stop + 0.10;
+$msg = json_encode({ type => 'quote', symbol => 'NVDA', price => $up,
+                     bid => sprintf('%.2f', $up - 0.02), ask => $up,
+                     bid_size => 100, ask_size => 100 });
+$got = wait_until(sub {
+    $redis->cli('PUBLISH', 'kx:quote:NVDA', $msg);
+    my $x = api($u7, GET => "/v1/orders/$so->{id}");
+    return $x->{json}{status} eq 'filled' ? $x->{json} : undef;
+}, timeout => 15, interval => 0.3);
+ok $got, 'the stop triggers and fills when the ask reaches it';
+is $got->{filled_avg_price}, $up, 'at the ask' if $got;
+ok $pg->value("SELECT triggered_at IS NOT NULL FROM trading.orders"
+              . " WHERE id = '$so->{id}'") eq 't', 'triggered_at recorded';
+
+$r = api($u7, POST => '/v1/orders', { symbol => 'AAPL', side => 'buy',
+                                      type => 'market', notional => '1000' });
+is $r->{status}, 201, 'notional market buy 201';
+is $r->{json}{status}, 'filled', 'notional order filled';
+cmp_ok $r->{json}{filled_qty} * $r->{json}{filled_avg_price}, '<=', 1000,
+    'never spends more than the notional';
+
+$r = api($u7, POST => '/v1/orders', { symbol => 'AAPL', side => 'sell',
+                                      type => 'limit', quantity => '0.5',
+                                      limit_price => sprintf('%.2f',
+                                          quote('AAPL')->{ask} * 1.05),
+                                      time_in_force => 'day' });
+is $r->{status}, 201, 'day limit sell above the market 201';
+my $day = $r->{json};
+is $day->{status}, 'accepted', 'it rests';
+is_err(api($u7, POST => '/v1/orders', { symbol => 'AAPL', side => 'sell',
+                                        type => 'market',
+                                        quantity => $r->{json}{qty} + 100 }),
+       403, 'insufficient_position', 'shares promised to a sell count');
+# as if placed in an earlier session: the sweeper expires it
+$pg->psql("UPDATE trading.orders SET created_at = now() - interval '3 days'"
+          . " WHERE id = '$day->{id}'");
+$got = wait_until(sub {
+    my $x = api($u7, GET => "/v1/orders/$day->{id}");
+    return $x->{json}{status} eq 'expired' ? $x->{json} : undef;
+}, timeout => 10, interval => 0.3);
+ok $got, 'a day order expires after the close of its session';
+like $got->{expired_at} // '', qr/^\d{4}-/, 'expired_at' if $got;
+is $pg->value("SELECT count(*) FROM trading.outbox WHERE user_id = '$u7'"
+              . " AND type = 'order.cancelled'"
+              . " AND payload->>'status' = 'expired'"), 1,
+    'order.cancelled with status expired in the outbox';
+
 # --- risk checks ---------------------------------------------------------------
 
 is_err(api($u1, POST => '/v1/orders', { symbol => 'NVDA', side => 'sell',
