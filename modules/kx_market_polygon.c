@@ -9,7 +9,8 @@
  *                                [ws=wss://socket.polygon.io/stocks]
  *                                [key_env=POLYGON_API_KEY] [stream=on|off]
  *                                [timeout=5s] [retries=1]
- *                                [ws_backoff=500ms] [ws_backoff_max=30s];
+ *                                [ws_backoff=500ms] [ws_backoff_max=30s]
+ *                                [ws_ping=30s];
  *
  * REST (quote: the ticker's snapshot; bars: aggregates, following
  * next_url; news) goes through the shared non-blocking HTTP client,
@@ -83,6 +84,7 @@ typedef struct {
     ngx_uint_t                   ws_tls;
     ngx_msec_t                   ws_backoff;
     ngx_msec_t                   ws_backoff_max;
+    ngx_msec_t                   ws_ping;
 #if (NGX_SSL)
     ngx_ssl_t                   *ssl;
 #endif
@@ -126,7 +128,9 @@ struct kx_market_polygon_stream_s {
 
     ngx_connection_t            *c;
     ngx_event_t                  retry;
+    ngx_event_t                  ping;         /* keepalive */
     ngx_uint_t                   state;
+    unsigned                     heard:1;      /* data since the ping */
     unsigned                     attempt;
     int64_t                      delay;
     char                         key[KX_WSC_KEY_LEN + 1];
@@ -315,6 +319,7 @@ kx_market_polygon_configure(ngx_conf_t *cf, ngx_str_t *args,
     pc->stream = 1;
     pc->ws_backoff = 500;
     pc->ws_backoff_max = 30000;
+    pc->ws_ping = 30000;
 
     for (i = 0; i < nargs; i++) {
         eq = ngx_strlchr(args[i].data, args[i].data + args[i].len, '=');
@@ -395,6 +400,13 @@ kx_market_polygon_configure(ngx_conf_t *cf, ngx_str_t *args,
         {
             pc->ws_backoff_max = ngx_parse_time(&value, 0);
             if (pc->ws_backoff_max == (ngx_msec_t) NGX_ERROR) {
+                goto invalid;
+            }
+
+        } else if (name.len == 7 && ngx_strncmp(name.data, "ws_ping", 7) == 0)
+        {
+            pc->ws_ping = ngx_parse_time(&value, 0);
+            if (pc->ws_ping == (ngx_msec_t) NGX_ERROR) {
                 goto invalid;
             }
 
@@ -567,6 +579,8 @@ static ngx_int_t
 kx_market_polygon_send(kx_market_call_t *call, const char *path,
     size_t path_len, kx_http_handler_pt handler)
 {
+    /* a page of bars may be long: ~100 bytes a bar */
+    size_t                     max_size;
     u_char                    *p;
     kx_http_spec_t             spec;
     kx_market_polygon_conf_t  *pc;
@@ -591,6 +605,9 @@ kx_market_polygon_send(kx_market_call_t *call, const char *path,
     spec.max_retries = pc->retries;
     spec.idempotent = 1;
     spec.log = call->log;
+
+    max_size = (call->kind == KX_POLYGON_CALL_BARS) ? 16 * 1024 * 1024 : 0;
+    spec.max_size = max_size;
 
     call->http = kx_http_request(&spec, handler, call);
 
@@ -834,6 +851,7 @@ kx_market_polygon_bars(void *conf, kx_market_query_t *q, ngx_log_t *log,
     char                       path[KX_POLYGON_PATH_MAX];
     size_t                     len;
     int64_t                    tf_ms, from, span;
+    uint64_t                   base;
     unsigned                   mult;
     const char                *timespan, *tf;
     kx_market_call_t          *call;
@@ -900,11 +918,22 @@ kx_market_polygon_bars(void *conf, kx_market_query_t *q, ngx_log_t *log,
 
     call->from_ms = from;
 
+    /*
+     * Polygon's limit counts the base aggregates a page is built from
+     * (minutes for minute and hour bars): ask for about what we need,
+     * and next_url brings the rest if that was short.
+     */
+    base = (uint64_t) q->limit * mult * (tf_ms == KX_MS_PER_HOUR ? 60 : 1);
+    base += base / 10 + 10;
+
+    if (base > KX_POLYGON_AGGS_LIMIT) {
+        base = KX_POLYGON_AGGS_LIMIT;
+    }
+
     /* Polygon's "to" is inclusive; ours is not */
     len = kx_polygon_path_aggs(path, sizeof(path), call->symbol, mult,
                                timespan, from < 0 ? 0 : from,
-                               q->to_ms - 1, call->desc,
-                               KX_POLYGON_AGGS_LIMIT);
+                               q->to_ms - 1, call->desc, (unsigned) base);
 
     if (kx_market_polygon_bars_page(call, path, len) != NGX_OK) {
         ngx_destroy_pool(call->pool);
@@ -1144,6 +1173,10 @@ kx_market_polygon_ws_close(kx_market_polygon_stream_t *st)
 #endif
         ngx_close_connection(c);
         st->c = NULL;
+    }
+
+    if (st->ping.timer_set) {
+        ngx_del_timer(&st->ping);
     }
 
     st->state = KX_POLYGON_WS_IDLE;
@@ -1473,6 +1506,11 @@ kx_market_polygon_ws_process(kx_market_polygon_stream_t *st)
 
         off = hs;
         st->state = KX_POLYGON_WS_OPEN;
+        st->heard = 1;
+
+        if (st->conf->ws_ping) {
+            ngx_add_timer(&st->ping, st->conf->ws_ping);
+        }
 
         ngx_log_error(NGX_LOG_INFO, st->log, 0,
                       "polygon stream: connected to %V", &st->conf->ws_url);
@@ -1595,6 +1633,7 @@ kx_market_polygon_ws_read(ngx_event_t *rev)
         }
 
         st->in_len += n;
+        st->heard = 1;
 
         if (kx_market_polygon_ws_process(st) != NGX_OK) {
             return;
@@ -1860,6 +1899,40 @@ kx_market_polygon_ws_connect(kx_market_polygon_stream_t *st)
 }
 
 
+/*
+ * A quiet market sends nothing for hours, and a dead peer looks just
+ * like it: a ping every ws_ping, and a connection that heard nothing,
+ * not even the pong, for a whole interval is given up.
+ */
+static void
+kx_market_polygon_ws_keepalive(ngx_event_t *ev)
+{
+    kx_market_polygon_stream_t  *st = ev->data;
+
+    if (ngx_exiting || ngx_terminate || st->state != KX_POLYGON_WS_OPEN) {
+        return;
+    }
+
+    if (!st->heard) {
+        kx_market_polygon_ws_fail(st, "no data and no pong for a ping "
+                                  "interval", NGX_LOG_WARN);
+        return;
+    }
+
+    st->heard = 0;
+
+    if (kx_market_polygon_ws_queue(st, KX_WSC_OP_PING, (u_char *) "kx", 2)
+        != NGX_OK
+        || kx_market_polygon_ws_flush(st) == NGX_ERROR)
+    {
+        kx_market_polygon_ws_fail(st, "cannot send a ping", NGX_LOG_WARN);
+        return;
+    }
+
+    ngx_add_timer(&st->ping, st->conf->ws_ping);
+}
+
+
 static void
 kx_market_polygon_ws_retry(ngx_event_t *ev)
 {
@@ -1917,6 +1990,11 @@ kx_market_polygon_live_start(void *conf, ngx_cycle_t *cycle,
     st->retry.log = cycle->log;
     st->retry.cancelable = 1;
 
+    st->ping.handler = kx_market_polygon_ws_keepalive;
+    st->ping.data = st;
+    st->ping.log = cycle->log;
+    st->ping.cancelable = 1;
+
     pc->live = st;
 
     if (pc->key.len == 0) {
@@ -1947,6 +2025,10 @@ kx_market_polygon_live_stop(void *conf)
 
     if (st->retry.timer_set) {
         ngx_del_timer(&st->retry);
+    }
+
+    if (st->ping.timer_set) {
+        ngx_del_timer(&st->ping);
     }
 
     if (st->seed) {

@@ -155,6 +155,22 @@ is $r->{status}, 200, 'history, newest 2: 200';
 is_deeply [ map { $_->{t} } @{ $r->{json}{bars} // [] } ], [ day(2), day(1) ],
     'history, newest 2: the last two, oldest first';
 
+like $areqs[0]{query}, qr/(?:^|&)limit=21(?:&|$)/,
+    "history: Polygon's limit sized to the bars asked for (10 + 10% + 10)";
+like $areqs[0]{query}, qr/sort=asc/, 'history with from: ascending';
+
+# intraday: 5-minute bars map to range/5/minute
+my $m5 = floor(($now_ms - 600_000) / 300_000) * 300_000;
+$poly->set(bars => { KO => [ map {
+    qq({"v":100$_,"vw":60.01,"o":60.1$_,"c":60.2$_,"h":60.3,"l":60.0,"t":) . ($m5 - $_ * 300_000) . qq(,"n":3})
+} 0 .. 5 ] });
+$r = get('/v1/history/KO?timeframe=5m&limit=3');
+is $r->{status}, 200, 'history 5m: 200';
+is_deeply [ map { $_->{c} } @{ $r->{json}{bars} // [] } ], [ '60.22', '60.21', '60.20' ],
+    'history 5m: the newest 3, oldest first';
+ok scalar(grep { m{^/v2/aggs/ticker/KO/range/5/minute/} } keys %{ $poly->hits }),
+    'history 5m: asked as range/5/minute';
+
 is get("/v1/history/AAPL?timeframe=1d&from=$from&to=$to&limit=10")->{status}, 200,
     'history again: 200';
 is $poly->hits($aggs), 3, 'history again: from the cache';
@@ -241,7 +257,8 @@ http {
     kx_redis_timeout 1s;
 
     kx_market_provider polygon url=%%POLY_URL%% ws=%%POLY_WS%% timeout=2s
-                               ws_backoff=100ms ws_backoff_max=400ms;
+                               ws_backoff=100ms ws_backoff_max=400ms
+                               ws_ping=300ms;
     kx_market_publish_interval 100ms;
 
     server {
@@ -307,6 +324,16 @@ ok wait_until(sub { grep { $_ eq 'Q.AAPL' } @{ $poly->ws_state->{subscriptions} 
 $poly->ws_send(qq([{"ev":"Q","sym":"AAPL","bp":191.11,"bs":300,"ap":191.13,"as":400,"t":@{[ $t2 + 10 ]}}]));
 ($pq) = next_quote(sub { ($_[0]{bid} // '') eq '191.11' });
 ok $pq, 'stream: quotes flow again after the reconnect';
+
+# a feed that hangs (no data, no pong): given up after a ping interval
+my $mark = $ngb->error_log_mark;
+$connects = $poly->ws_state->{connects};
+$poly->kill_stop;
+ok $ngb->wait_log(qr/polygon stream: no data and no pong/, timeout => 5, mark => $mark),
+    'stream: a silent feed is noticed by the keepalive ping';
+$poly->kill_cont;
+ok wait_until(sub { my $s = $poly->ws_state; $s->{connects} > $connects && $s->{authed} == 1 },
+              timeout => 15), 'stream: reconnected once the feed is back';
 
 # a refused key: auth_failed, then a retry after the longest backoff
 my $fails = $poly->ws_state->{auth_failures};

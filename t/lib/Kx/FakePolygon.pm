@@ -113,6 +113,10 @@ sub ws_drop { $_[0]->_control(POST => 'ws_drop', {}) }
 # ws_refuse(1): answer upgrades with 503 until ws_refuse(0)
 sub ws_refuse { my ($s, $on) = @_; $s->_control(POST => 'ws_refuse', { on => $on ? 1 : 0 }) }
 
+# a Polygon that hangs: no answer, no pong, though TCP still connects
+sub kill_stop { my $s = shift; kill 'STOP', $s->{pid} if $s->{pid}; 1 }
+sub kill_cont { my $s = shift; kill 'CONT', $s->{pid} if $s->{pid}; 1 }
+
 sub stop {
     my ($self) = @_;
     if (my $pid = delete $self->{pid}) {
@@ -576,6 +580,7 @@ Kx::FakePolygon - a fake Polygon.io REST API and stocks WebSocket stream
     $poly->delay(3000);                       # slow REST answers
     $poly->ws_send('[{"ev":"Q","sym":"AAPL","bp":1.5,...}]');
     $poly->ws_drop;                           # the feed drops the socket
+    $poly->kill_stop; ... $poly->kill_cont;   # the feed hangs
     $poly->ws_state->{authed};
 
 =head1 DESCRIPTION
