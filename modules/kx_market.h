@@ -45,6 +45,13 @@ typedef struct {
     ngx_msec_t                sim_latency;
     ngx_int_t                 clock_offset;       /* ms, signed */
 
+    /*
+     * "kx:mkt:<source>:", the start of every cache key: the source names
+     * the provider (and the sim's seed and hours), so instances of other
+     * markets sharing a Redis never read each other's answers.
+     */
+    ngx_str_t                 key_prefix;
+
     ngx_str_t                 thread_pool_name;
 #if (NGX_THREADS)
     ngx_thread_pool_t        *thread_pool;
@@ -122,8 +129,8 @@ const char *kx_market_kind_name(kx_market_kind_e kind);
 /* the counter series "<name>{kind=\"<kind>\"}" (static storage) */
 void kx_market_count(const char *name, kx_market_kind_e kind);
 
-/* "kx:mkt:quote:AAPL": the cached body of GET /v1/quotes/AAPL */
-#define KX_MARKET_QUOTE_KEY  "kx:mkt:quote:"
+/* "kx:mkt:sim-42-always:quote:AAPL": the body of GET /v1/quotes/AAPL */
+#define KX_MARKET_QUOTE_KEY  "%Vquote:%s"
 
 
 /* kx_market_publish.c: worker 0 only */

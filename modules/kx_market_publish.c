@@ -9,7 +9,7 @@
  *     ticks; a streaming provider has pushed them meanwhile), keeping
  *     the newest quote of each symbol;
  *   - for each symbol whose quote changed since the previous tick,
- *     pipelines  SET kx:mkt:quote:<SYM> <body> PX <quote ttl>  (the
+ *     pipelines  SET kx:mkt:<source>:quote:<SYM> <body> PX <ttl>  (the
  *     cache GET /v1/quotes/<SYM> reads, so every worker answers with the
  *     published quote) and  PUBLISH kx:quote:<SYM> {"type":"quote",...};
  *   - publishes {"type":"market.opened"|"market.closed","at":...} on
@@ -217,7 +217,7 @@ kx_market_publish_send(kx_redis_t *rd, kx_market_pub_quote_t *pq)
     const char          *body;
     kx_redis_cmd_t      *cmd;
     const kx_symbol_t   *s;
-    u_char               key[64], channel[64], ttl[NGX_INT_T_LEN];
+    u_char               key[128], channel[64], ttl[NGX_INT_T_LEN];
     u_char               msg[KX_PUB_MSG_MAX];
 
     s = kx_symbol_at(pq->q.sym);
@@ -243,7 +243,9 @@ kx_market_publish_send(kx_redis_t *rd, kx_market_pub_quote_t *pq)
 
     ngx_str_set(&args[0], "SET");
     args[1].data = key;
-    args[1].len = ngx_sprintf(key, KX_MARKET_QUOTE_KEY "%s", s->symbol) - key;
+    args[1].len = ngx_sprintf(key, KX_MARKET_QUOTE_KEY,
+                              &kx_market_pub_mmcf->key_prefix, s->symbol)
+                  - key;
     args[2].data = (u_char *) body;
     args[2].len = len;
     ngx_str_set(&args[3], "PX");

@@ -134,8 +134,8 @@ static void ngx_http_kx_market_got(void *data, ngx_uint_t status,
     u_char *body, size_t len, const char *msg);
 static ngx_int_t ngx_http_kx_market_respond(ngx_http_kx_market_ctx_t *ctx);
 static void ngx_http_kx_market_cleanup(void *data);
-static void ngx_http_kx_market_quote_fetch(unsigned sym,
-    kx_market_fetch_t *f, u_char *key);
+static void ngx_http_kx_market_quote_fetch(ngx_http_request_t *r,
+    unsigned sym, kx_market_fetch_t *f, u_char *key);
 
 static ngx_int_t ngx_http_kx_market_render_quote(kx_market_fetch_t *f,
     kx_market_result_t *res, kx_jw_t *w);
@@ -1074,10 +1074,13 @@ ngx_http_kx_market_respond(ngx_http_kx_market_ctx_t *ctx)
 
 
 static void
-ngx_http_kx_market_quote_fetch(unsigned sym, kx_market_fetch_t *f,
-    u_char *key)
+ngx_http_kx_market_quote_fetch(ngx_http_request_t *r, unsigned sym,
+    kx_market_fetch_t *f, u_char *key)
 {
-    const kx_symbol_t  *s;
+    const kx_symbol_t               *s;
+    ngx_http_kx_market_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_kx_market_module);
 
     s = kx_symbol_at(sym);
 
@@ -1088,7 +1091,9 @@ ngx_http_kx_market_quote_fetch(unsigned sym, kx_market_fetch_t *f,
     f->query.sym = sym;
     f->query.symbol = s->symbol;
     f->key.data = key;
-    f->key.len = ngx_sprintf(key, KX_MARKET_QUOTE_KEY "%s", s->symbol) - key;
+    f->key.len = ngx_sprintf(key, KX_MARKET_QUOTE_KEY, &mmcf->key_prefix,
+                             s->symbol)
+                 - key;
 }
 
 
@@ -1111,7 +1116,7 @@ ngx_http_kx_market_quote(ngx_http_request_t *r, ngx_str_t *symbol)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_kx_market_quote_fetch((unsigned) sym, &f, key);
+    ngx_http_kx_market_quote_fetch(r, (unsigned) sym, &f, key);
 
     if (ngx_http_kx_market_read(r, ctx, 0, &f) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -1248,7 +1253,7 @@ ngx_http_kx_market_batch(ngx_http_request_t *r, ngx_str_t *items,
     }
 
     for (i = 0; i < k; i++) {
-        ngx_http_kx_market_quote_fetch(syms[i], &f, key);
+        ngx_http_kx_market_quote_fetch(r, syms[i], &f, key);
 
         if (ngx_http_kx_market_read(r, ctx, i, &f) != NGX_OK) {
             /* the cleanup cancels the parts already asked for */
@@ -1263,16 +1268,19 @@ ngx_http_kx_market_batch(ngx_http_request_t *r, ngx_str_t *items,
 static ngx_int_t
 ngx_http_kx_market_history(ngx_http_request_t *r, ngx_str_t *symbol)
 {
-    int                        sym;
-    int64_t                    from, to;
-    ngx_int_t                  rc, limit;
-    ngx_str_t                  v;
-    ngx_uint_t                 has_from;
-    kx_sim_tf_e                tf;
-    kx_market_fetch_t          f;
-    const kx_symbol_t         *s;
-    ngx_http_kx_market_ctx_t  *ctx;
-    u_char                     key[KX_MARKET_KEY_MAX];
+    int                              sym;
+    int64_t                          from, to;
+    ngx_int_t                        rc, limit;
+    ngx_str_t                        v;
+    ngx_uint_t                       has_from;
+    kx_sim_tf_e                      tf;
+    kx_market_fetch_t                f;
+    const kx_symbol_t               *s;
+    ngx_http_kx_market_ctx_t        *ctx;
+    ngx_http_kx_market_main_conf_t  *mmcf;
+    u_char                           key[KX_MARKET_KEY_MAX];
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_kx_market_module);
 
     sym = ngx_http_kx_market_path_symbol(r, symbol, &rc);
     if (sym < 0) {
@@ -1325,13 +1333,15 @@ ngx_http_kx_market_history(ngx_http_request_t *r, ngx_str_t *symbol)
     f.key.data = key;
 
     if (has_from) {
-        f.key.len = ngx_sprintf(key, "kx:mkt:history:%s:%s:%i:%L:%L",
-                                s->symbol, kx_sim_tf_name(tf), limit, from,
+        f.key.len = ngx_sprintf(key, "%Vhistory:%s:%s:%i:%L:%L",
+                                &mmcf->key_prefix, s->symbol,
+                                kx_sim_tf_name(tf), limit, from,
                                 ngx_http_kx_market_to_key(r, tf, to))
                     - key;
     } else {
-        f.key.len = ngx_sprintf(key, "kx:mkt:history:%s:%s:%i:-:%L",
-                                s->symbol, kx_sim_tf_name(tf), limit,
+        f.key.len = ngx_sprintf(key, "%Vhistory:%s:%s:%i:-:%L",
+                                &mmcf->key_prefix, s->symbol,
+                                kx_sim_tf_name(tf), limit,
                                 ngx_http_kx_market_to_key(r, tf, to))
                     - key;
     }
@@ -1371,19 +1381,22 @@ static ngx_int_t
 ngx_http_kx_market_indicator(ngx_http_request_t *r, ngx_str_t *symbol,
     ngx_str_t *name)
 {
-    int                        sym, lookback;
-    u_char                    *p;
-    int64_t                    to;
-    kx_dec_t                   k;
-    ngx_int_t                  rc, limit, period, fast, slow, signal;
-    ngx_str_t                  v;
-    ngx_uint_t                 ind;
-    kx_sim_tf_e                tf;
-    kx_market_fetch_t          f;
-    const kx_symbol_t         *s;
-    ngx_http_kx_market_ctx_t  *ctx;
-    u_char                     msg[96];
-    u_char                     key[KX_MARKET_KEY_MAX];
+    int                              sym, lookback;
+    u_char                          *p;
+    int64_t                          to;
+    kx_dec_t                         k;
+    ngx_int_t                        rc, limit, period, fast, slow, signal;
+    ngx_str_t                        v;
+    ngx_uint_t                       ind;
+    kx_sim_tf_e                      tf;
+    kx_market_fetch_t                f;
+    const kx_symbol_t               *s;
+    ngx_http_kx_market_ctx_t        *ctx;
+    ngx_http_kx_market_main_conf_t  *mmcf;
+    u_char                           msg[96];
+    u_char                           key[KX_MARKET_KEY_MAX];
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_kx_market_module);
 
     sym = ngx_http_kx_market_path_symbol(r, symbol, &rc);
     if (sym < 0) {
@@ -1516,7 +1529,7 @@ ngx_http_kx_market_indicator(ngx_http_request_t *r, ngx_str_t *symbol,
     f.signal = signal;
     f.k = k;
 
-    p = ngx_sprintf(key, "kx:mkt:ind:%s:%s:%s:%i:%L:",
+    p = ngx_sprintf(key, "%Vind:%s:%s:%s:%i:%L:", &mmcf->key_prefix,
                     s->symbol, ngx_http_kx_market_ind_name(ind),
                     kx_sim_tf_name(tf), limit,
                     ngx_http_kx_market_to_key(r, tf, to));
@@ -1550,15 +1563,18 @@ ngx_http_kx_market_indicator(ngx_http_request_t *r, ngx_str_t *symbol,
 static ngx_int_t
 ngx_http_kx_market_news(ngx_http_request_t *r, ngx_str_t *symbol)
 {
-    int                        sym;
-    int64_t                    before, now;
-    ngx_int_t                  rc, limit;
-    ngx_str_t                  v;
-    ngx_uint_t                 latest;
-    kx_market_fetch_t          f;
-    const kx_symbol_t         *s;
-    ngx_http_kx_market_ctx_t  *ctx;
-    u_char                     key[KX_MARKET_KEY_MAX];
+    int                              sym;
+    int64_t                          before, now;
+    ngx_int_t                        rc, limit;
+    ngx_str_t                        v;
+    ngx_uint_t                       latest;
+    kx_market_fetch_t                f;
+    const kx_symbol_t               *s;
+    ngx_http_kx_market_ctx_t        *ctx;
+    ngx_http_kx_market_main_conf_t  *mmcf;
+    u_char                           key[KX_MARKET_KEY_MAX];
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_kx_market_module);
 
     sym = ngx_http_kx_market_path_symbol(r, symbol, &rc);
     if (sym < 0) {
@@ -1614,12 +1630,12 @@ ngx_http_kx_market_news(ngx_http_request_t *r, ngx_str_t *symbol)
     f.key.data = key;
 
     if (latest) {
-        f.key.len = ngx_sprintf(key, "kx:mkt:news:%s:%i:latest", s->symbol,
-                                limit)
+        f.key.len = ngx_sprintf(key, "%Vnews:%s:%i:latest",
+                                &mmcf->key_prefix, s->symbol, limit)
                     - key;
     } else {
-        f.key.len = ngx_sprintf(key, "kx:mkt:news:%s:%i:%L", s->symbol,
-                                limit, before)
+        f.key.len = ngx_sprintf(key, "%Vnews:%s:%i:%L",
+                                &mmcf->key_prefix, s->symbol, limit, before)
                     - key;
     }
 
@@ -2012,6 +2028,23 @@ ngx_http_kx_market_init_main_conf(ngx_conf_t *cf, void *conf)
 
     if (mmcf->provider == NULL) {
         mmcf->provider = &kx_market_provider_sim;
+    }
+
+    mmcf->key_prefix.data = ngx_pnalloc(cf->pool, 64 + NGX_INT_T_LEN);
+    if (mmcf->key_prefix.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (mmcf->provider == &kx_market_provider_sim) {
+        mmcf->key_prefix.len = ngx_sprintf(mmcf->key_prefix.data,
+                                           "kx:mkt:sim-%i-%s:", mmcf->seed,
+                                           kx_sim_hours_name(mmcf->hours))
+                               - mmcf->key_prefix.data;
+    } else {
+        mmcf->key_prefix.len = ngx_snprintf(mmcf->key_prefix.data, 64,
+                                            "kx:mkt:%s:",
+                                            mmcf->provider->name)
+                               - mmcf->key_prefix.data;
     }
 
     if (!mmcf->enabled) {

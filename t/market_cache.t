@@ -74,9 +74,9 @@ is $r->{status}, 200, 'first quote 200';
 is $r->{json}{symbol}, 'AAPL', '... AAPL';
 cmp_ok $miss_secs, '>=', 0.25, sprintf('... a miss asks the provider (%.3f s)', $miss_secs);
 
-my $pttl = $redis->command('PTTL', 'kx:mkt:quote:AAPL');
+my $pttl = $redis->command('PTTL', 'kx:mkt:sim-42-always:quote:AAPL');
 ok $pttl > 0 && $pttl <= 1000, "quote cached with a TTL of at most 1 s ($pttl ms)";
-is $redis->command('GET', 'kx:mkt:quote:AAPL'), $r->{body},
+is $redis->command('GET', 'kx:mkt:sim-42-always:quote:AAPL'), $r->{body},
     'the cached value is the response body';
 
 $t = time;
@@ -107,7 +107,7 @@ is $r->{status}, 200, 'batch 200';
 is_deeply [sort keys %{ $r->{json}{quotes} }], [qw(AAPL MSFT TSLA)], '... all three';
 is $r->{json}{quotes}{AAPL}{timestamp}, get('/v1/quotes/AAPL')->{json}{timestamp},
     '... AAPL as cached';
-ok $redis->command('PTTL', 'kx:mkt:quote:TSLA') > 0, '... TSLA cached too';
+ok $redis->command('PTTL', 'kx:mkt:sim-42-always:quote:TSLA') > 0, '... TSLA cached too';
 
 $r = get('/v1/quotes/batch?symbols=AAPL,NOPE');
 is $r->{status}, 422, 'batch with an unknown symbol still 422';
@@ -118,7 +118,7 @@ $c0 = counters();
 $r = get('/v1/history/MSFT?timeframe=1d&limit=30');
 is $r->{status}, 200, 'history 200';
 is scalar @{ $r->{json}{bars} }, 30, '... 30 bars';
-my @hkeys = @{ $redis->command('KEYS', 'kx:mkt:history:MSFT:*') };
+my @hkeys = @{ $redis->command('KEYS', 'kx:mkt:sim-42-always:history:MSFT:*') };
 is scalar @hkeys, 1, 'one history key';
 $pttl = $redis->command('PTTL', $hkeys[0]);
 ok $pttl > 3_500_000 && $pttl <= 3_600_000, "history TTL 1 h ($pttl ms)";
@@ -139,7 +139,7 @@ is $r->{json}{indicator}, 'sma', '... sma';
 is scalar @{ $r->{json}{values} }, 10, '... 10 values';
 is get('/v1/indicators/MSFT/sma?period=5&limit=10')->{body}, $r->{body},
     '... cached';
-my @ikeys = @{ $redis->command('KEYS', 'kx:mkt:ind:MSFT:*') };
+my @ikeys = @{ $redis->command('KEYS', 'kx:mkt:sim-42-always:ind:MSFT:*') };
 is scalar @ikeys, 1, 'one indicator key';
 ok $redis->command('PTTL', $ikeys[0]) > 3_500_000, '... 1 h TTL';
 
@@ -150,7 +150,7 @@ ok defined $r->{json}{values}[0]{histogram}, '... with a histogram';
 $r = get('/v1/news/TSLA?limit=5');
 is $r->{status}, 200, 'news 200';
 ok $r->{json}{news}, '... a news list';
-$pttl = $redis->command('PTTL', 'kx:mkt:news:TSLA:5:latest');
+$pttl = $redis->command('PTTL', 'kx:mkt:sim-42-always:news:TSLA:5:latest');
 ok $pttl > 290_000 && $pttl <= 300_000, "news TTL 5 min ($pttl ms)";
 is get('/v1/news/TSLA?limit=5')->{body}, $r->{body}, '... cached';
 
@@ -200,7 +200,7 @@ for my $kind (
     my ($s) = http_start($port, '/v1/history/AMD?timeframe=1d&limit=10');
     sleep 0.05;
     close $s;
-    ok wait_until(sub { my $k = $redis->command('KEYS', 'kx:mkt:history:AMD:*');
+    ok wait_until(sub { my $k = $redis->command('KEYS', 'kx:mkt:sim-42-always:history:AMD:*');
                         @$k == 1 }, timeout => 3),
         'a client gone mid-flight: the answer still fills the cache';
 }
@@ -240,7 +240,7 @@ is count($c1, 'provider_calls_total', 'history') - count($c0, 'provider_calls_to
 $redis->up;
 ok wait_until(sub {
         get('/v1/quotes/GOOGL')->{status} == 200
-            && defined $redis->command('GET', 'kx:mkt:quote:GOOGL') },
+            && defined $redis->command('GET', 'kx:mkt:sim-42-always:quote:GOOGL') },
         timeout => 5),
     'redis back: the cache fills again';
 

@@ -100,7 +100,7 @@ is scalar @{ $msgs{'kx:market'} // [] }, 0,
     'always hours: no market.opened/closed events';
 
 # the publisher fills the cache: reads are hits
-my $pttl = $redis->command('PTTL', 'kx:mkt:quote:MSFT');
+my $pttl = $redis->command('PTTL', 'kx:mkt:sim-42-always:quote:MSFT');
 ok $pttl > 0 && $pttl <= 1000, "the publisher caches every quote ($pttl ms left of 1 s)";
 
 sub counter {
