@@ -1,0 +1,389 @@
+# The transactional-outbox relay (ngx_http_kx_outbox_module, contract C3):
+# rows written into trading.outbox by SQL reach the stream kx:events, the
+# user's stream (same entry ids) and the user's pub/sub channel, in order;
+# a consumer group that was down catches up; Redis down, stalled or
+# restarted, and PostgreSQL restarted, lose nothing and duplicate nothing;
+# one user's stuck event holds back only that user; a second instance
+# relaying the same table publishes nothing twice.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+use Kx::Test;
+
+my $CONF = <<'CONF';
+master_process on;
+worker_processes 2;
+events { worker_connections 1024; }
+http {
+    access_log off;
+
+    kx_pg_conninfo "%%PG_CONNINFO%%";
+    kx_pg_backoff 50ms 300ms;
+    kx_pg_query_timeout 2s;
+
+    kx_redis_addr %%REDIS_ADDR%%;
+    kx_redis_timeout 1s;
+    kx_redis_backoff 50ms 300ms;
+
+    kx_outbox trading.outbox;
+    kx_outbox_batch 50;
+    kx_outbox_interval 10ms 100ms;
+    kx_outbox_retry 50ms 300ms;
+
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location = /ping { return 200 "pong\n"; }
+    }
+}
+CONF
+
+# Redis keeps its data over a restart (appendonly): "nothing twice" is
+# checked against what was published before it went down.
+my $pg = start_pg();
+my $redis = start_redis(appendonly => 1);
+
+# --- configuration --------------------------------------------------------
+
+for my $bad ('outbox', 'trading.outbox;drop', 'Trading.outbox',
+             'trading."outbox"')
+{
+    (my $conf = $CONF) =~ s/kx_outbox trading\.outbox;/kx_outbox '$bad';/;
+    ok !eval { start_nginx($conf, pg => $pg, redis => $redis); 1 },
+       "kx_outbox refuses the table name \"$bad\"";
+    like $@, qr/invalid table/, '... saying why';
+}
+
+{
+    (my $conf = $CONF) =~ s/(kx_outbox trading\.outbox;)/$1 $1/;
+    ok !eval { start_nginx($conf, pg => $pg, redis => $redis); 1 },
+       'the same table twice is refused';
+}
+
+my $ng = start_nginx($CONF, pg => $pg, redis => $redis);
+
+my @USERS = map { sprintf '00000000-0000-4000-8000-%012d', $_ } 1 .. 12;
+my ($UA, $UB, $UC) = @USERS;
+
+my $seq = 0;
+
+# Insert events in ONE transaction: [[user, type], ...]; returns their
+# event ids in id order.
+sub insert_events {
+    my (@ev) = @_;
+    my @values = map {
+        my ($u, $t) = @$_;
+        $seq++;
+        "('$t', '$u', '{\"n\": $seq, \"user\": \"$u\"}')"
+    } @ev;
+    my $out = $pg->psql("BEGIN;\n"
+        . "INSERT INTO trading.outbox (type, user_id, payload) VALUES\n"
+        . join(",\n", @values)
+        . "\nRETURNING event_id;\nCOMMIT;\n");
+    my @ids = grep { /^[0-9a-f-]{36}$/ } split /\n/, $out;
+    die "inserted " . scalar(@ids) . " of " . scalar(@ev) unless @ids == @ev;
+    return @ids;
+}
+
+sub unpublished {
+    return $pg->value('SELECT count(*) FROM trading.outbox '
+                      . 'WHERE published_at IS NULL');
+}
+
+sub all_published {
+    my ($timeout) = @_;
+    return wait_until(sub { unpublished() == 0 }, timeout => $timeout // 15);
+}
+
+# every entry of a stream: [[id, {field => value}], ...]
+sub xrange {
+    my ($key) = @_;
+    my $r = $redis->command('XRANGE', $key, '-', '+');
+    return [ map { [ $_->[0], { @{ $_->[1] } } ] } @$r ];
+}
+
+# event_id => number of entries in kx:events
+sub event_counts {
+    my %n;
+    $n{ $_->[1]{event_id} }++ for @{ xrange('kx:events') };
+    return \%n;
+}
+
+sub dup_events {
+    my $n = event_counts();
+    return grep { $n->{$_} > 1 } keys %$n;
+}
+
+# --- rows reach the streams and the channel, in order ----------------------
+
+{
+    # a subscriber for two users' channels, before anything is published
+    my $sub = $redis->connect(timeout => 5);
+    $sub->send_command('SUBSCRIBE', "kx:user:$UA", "kx:user:$UB");
+    $sub->read_reply for 1 .. 2;
+
+    my @types = ('order.created', 'order.filled', 'portfolio.updated');
+    my @ev = ([$UA, $types[0]], [$UB, $types[0]], [$UA, $types[1]],
+              [$UA, $types[2]], [$UB, $types[1]]);
+    my @eids = insert_events(@ev);
+
+    ok all_published(), 'five rows inserted in one transaction are published';
+
+    my $rows = [ $pg->rows(
+        'SELECT event_id, type, user_id, stream_id, attempts, last_error, '
+        . 'payload::text FROM trading.outbox ORDER BY id') ];
+    is scalar(@$rows), 5, 'five outbox rows';
+
+    my $global = xrange('kx:events');
+    is_deeply [ map { $_->[1]{event_id} } @$global ], \@eids,
+        'kx:events holds the events in id order';
+    is_deeply [ map { $_->[0] } @$global ], [ map { $_->[3] } @$rows ],
+        '... and each row records its entry id (stream_id)';
+    is_deeply [ map { $_->[4] } @$rows ], [ (1) x 5 ], 'one attempt each';
+    is_deeply [ map { $_->[5] } @$rows ], [ (undef) x 5 ], 'no errors';
+
+    my $e = $global->[0][1];
+    is $e->{type}, 'order.created', 'entry: type';
+    is $e->{user_id}, $UA, 'entry: user_id';
+    is $e->{source}, 'trading', 'entry: source is the schema';
+    is_deeply json_decode($e->{payload}), { n => 1, user => $UA },
+        'entry: payload';
+    like $e->{occurred_at}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/,
+        'entry: occurred_at in ISO 8601 UTC';
+
+    for my $u ($UA, $UB) {
+        my $mine = [ grep { $_->[1]{user_id} eq $u } @$global ];
+        my $ustream = xrange("kx:events:user:$u");
+        is_deeply $ustream, $mine,
+            "kx:events:user:<uid>: the user's entries, same ids and fields";
+    }
+
+    # pub/sub: one message per event, in order, with the entry id
+    my @msgs;
+    while (@msgs < 5) {
+        my $m = $sub->read_reply(5);
+        last unless $m;
+        push @msgs, $m;
+    }
+    is scalar(@msgs), 5, 'five messages on the users\' channels';
+
+    for my $u ($UA, $UB) {
+        my @got = map { json_decode($_->[2]) }
+                  grep { $_->[1] eq "kx:user:$u" } @msgs;
+        my @want = grep { $_->[1]{user_id} eq $u } @$global;
+        is_deeply [ map { $_->{id} } @got ], [ map { $_->[0] } @want ],
+            "kx:user:<uid>: messages in order, id = entry id";
+        is_deeply [ map { $_->{event_id} } @got ],
+                  [ map { $_->[1]{event_id} } @want ], '... event_id';
+        is_deeply [ map { $_->{type} } @got ],
+                  [ map { $_->[1]{type} } @want ], '... type';
+        is_deeply [ map { $_->{data} } @got ],
+                  [ map { json_decode($_->[1]{payload}) } @want ],
+            '... data is the payload';
+        ok !grep({ !defined $_->{occurred_at} } @got), '... occurred_at';
+    }
+    $sub->close;
+}
+
+# --- a consumer group that was down catches up, in order -------------------
+
+{
+    # the group exists (created by the subscribing service at its start);
+    # then the consumer goes away while events are produced
+    $redis->command('XGROUP', 'CREATE', 'kx:events', 'notify', '$',
+                    'MKSTREAM');
+
+    my @eids;
+    for my $i (1 .. 10) {
+        push @eids, insert_events([$USERS[$i % 3], 'order.created'],
+                                  [$USERS[$i % 3], 'order.filled']);
+    }
+    ok all_published(), '20 events in 10 transactions published';
+
+    # the consumer returns: it reads everything it missed, in order
+    my $r = $redis->command('XREADGROUP', 'GROUP', 'notify', 'c1',
+                            'COUNT', 1000, 'STREAMS', 'kx:events', '>');
+    my $entries = $r->[0][1];
+    is_deeply [ map { { @{ $_->[1] } }->{event_id} } @$entries ], \@eids,
+        'a consumer back after a pause gets every missed event, in order';
+
+    # it dies before acknowledging the last 5: they are delivered again
+    $redis->command('XACK', 'kx:events', 'notify',
+                    map { $_->[0] } @$entries[0 .. 14]);
+    $r = $redis->command('XREADGROUP', 'GROUP', 'notify', 'c1',
+                         'COUNT', 1000, 'STREAMS', 'kx:events', '0');
+    is_deeply [ map { { @{ $_->[1] } }->{event_id} } @{ $r->[0][1] } ],
+              [ @eids[15 .. 19] ],
+        'events not acknowledged are delivered again after a restart';
+    $redis->command('XACK', 'kx:events', 'notify',
+                    map { $_->[0] } @{ $r->[0][1] });
+    is $redis->command('XPENDING', 'kx:events', 'notify')->[0], 0,
+        'nothing pending once acknowledged';
+
+    $r = $redis->command('XREADGROUP', 'GROUP', 'notify', 'c1',
+                         'COUNT', 1000, 'STREAMS', 'kx:events', '>');
+    ok !defined $r, 'and nothing new';
+}
+
+# --- Redis down: rows wait, attempts grow, all arrive once -----------------
+
+{
+    $redis->down;
+
+    my @eids = insert_events(map { [$USERS[$_ % 4], 'order.created'] } 1 .. 8);
+
+    ok wait_until(sub {
+        $pg->value('SELECT min(attempts) FROM trading.outbox '
+                   . 'WHERE published_at IS NULL') >= 2
+    }, timeout => 10), 'redis down: attempts grow';
+    is unpublished(), 8, '... and the rows stay unpublished';
+    like $pg->value('SELECT last_error FROM trading.outbox '
+                    . 'WHERE published_at IS NULL LIMIT 1'),
+         qr/redis/i, '... last_error says why';
+
+    my $t = time;
+    my $r = $ng->http(GET => '/ping', timeout => 5);
+    is $r->{status}, 200, 'the instance answers meanwhile';
+    ok time - $t < 0.5, '... at once';
+
+    $redis->up;    # an empty script cache: NOSCRIPT, then EVAL
+
+    ok all_published(), 'redis back: every row is published';
+    my $n = event_counts();
+    is_deeply [ map { $n->{$_} // 0 } @eids ], [ (1) x 8 ],
+        '... each event once in kx:events';
+    is_deeply [ dup_events() ], [], 'no event twice in kx:events';
+}
+
+# --- Redis stalled: commands time out, may still run: none twice -----------
+
+{
+    $redis->kill_stop;
+    my @eids = insert_events(map { [$USERS[$_ % 5], 'order.filled'] } 1 .. 10);
+    sleep 2.5;    # past kx_redis_timeout: the relay gave up on them
+    $redis->kill_cont;
+
+    ok all_published(), 'redis stalled, then back: every row published';
+    my $n = event_counts();
+    is_deeply [ map { $n->{$_} // 0 } @eids ], [ (1) x 10 ],
+        '... each event once (a script that ran late is not repeated)';
+    ok $pg->value("SELECT max(attempts) FROM trading.outbox "
+                  . "WHERE event_id = '$eids[0]'") >= 2,
+        '... after more than one attempt';
+}
+
+# --- PostgreSQL restarted mid-stream: none lost, none twice ----------------
+
+{
+    my @eids;
+    for my $i (1 .. 5) {
+        push @eids, insert_events(map { [$USERS[$_ % 7], 'order.created'] }
+                                  1 .. 40);
+    }
+    $pg->down(immediate => 1);
+    sleep 0.5;
+    $pg->up;
+
+    push @eids, insert_events(map { [$USERS[$_ % 7], 'order.filled'] } 1 .. 5);
+
+    ok all_published(20), 'postgres restarted: every row published';
+    my $n = event_counts();
+    is scalar(grep { ($n->{$_} // 0) == 1 } @eids), scalar(@eids),
+        '... each event once in kx:events';
+    is_deeply [ dup_events() ], [], 'no event twice';
+}
+
+# --- every user stream keeps the outbox order ------------------------------
+
+sub check_user_order {
+    my ($label) = @_;
+    my %by_user;
+    for my $row ($pg->rows('SELECT user_id, event_id, stream_id '
+                           . 'FROM trading.outbox ORDER BY id'))
+    {
+        push @{ $by_user{ $row->[0] } }, $row;
+    }
+    my $bad = 0;
+    for my $u (keys %by_user) {
+        my $s = xrange("kx:events:user:$u");
+        my @got = map { $_->[1]{event_id} } @$s;
+        my @want = map { $_->[1] } @{ $by_user{$u} };
+        $bad++ unless "@got" eq "@want";
+        $bad++ unless "@{[ map { $_->[0] } @$s ]}"
+                   eq "@{[ map { $_->[2] } @{ $by_user{$u} } ]}";
+    }
+    is $bad, 0, "$label: each user's stream is the user's outbox rows, "
+        . 'in id order, with the recorded entry ids';
+}
+
+check_user_order('after the failures');
+
+# --- one user's stuck event holds back that user only ----------------------
+
+{
+    my ($stuck, $other) = @USERS[10, 11];
+    $redis->command('SET', "kx:events:user:$stuck", 'not a stream');
+
+    my @eids = insert_events([$stuck, 'order.created'],
+                             [$other, 'order.created'],
+                             [$stuck, 'order.filled'],
+                             [$other, 'order.filled']);
+
+    ok wait_until(sub { unpublished() == 2 }, timeout => 10),
+        'a user whose stream is broken: the other user\'s events go';
+    ok wait_until(sub {
+        $pg->value("SELECT min(attempts) FROM trading.outbox "
+                   . "WHERE user_id = '$stuck' AND published_at IS NULL") >= 3
+    }, timeout => 10), '... the stuck user\'s are retried';
+    is_deeply [ map { $_->[0] } $pg->rows(
+        "SELECT event_id FROM trading.outbox WHERE published_at IS NULL "
+        . "ORDER BY id") ], [ @eids[0, 2] ], '... and wait';
+    my %err = map { $_->[0] => $_->[1] } $pg->rows(
+        "SELECT event_id, last_error FROM trading.outbox "
+        . "WHERE published_at IS NULL");
+    like $err{ $eids[0] }, qr/WRONGTYPE/, '... the first says why';
+    like $err{ $eids[2] }, qr/earlier event/,
+        '... the second waits for the first';
+    my $n = event_counts();
+    ok !$n->{ $eids[0] } && !$n->{ $eids[2] },
+        '... none of them is in kx:events';
+
+    $redis->command('DEL', "kx:events:user:$stuck");
+    ok all_published(), 'the stream repaired: they go, in order';
+    is_deeply [ map { $_->[1]{event_id} } @{ xrange("kx:events:user:$stuck") } ],
+              [ @eids[0, 2] ], '... in order';
+}
+
+# --- two instances relay one table: nothing twice, order kept --------------
+
+{
+    my $ng2 = start_nginx($CONF, pg => $pg, redis => $redis);
+    my $mark1 = $ng->error_log_mark;
+
+    my @eids;
+    for my $i (1 .. 20) {
+        push @eids, insert_events(map { [$USERS[($i + $_) % 10], 'order.created'] }
+                                  1 .. 25);
+        sleep 0.01;
+    }
+
+    ok all_published(20), 'two relays: 500 events published';
+    my $n = event_counts();
+    is scalar(grep { ($n->{$_} // 0) == 1 } @eids), 500,
+        '... each once in kx:events';
+    is_deeply [ dup_events() ], [], '... nothing twice';
+    unlike $ng->error_log($mark1) . $ng2->error_log,
+        qr/published before/, '... and neither relay even tried twice';
+    check_user_order('two relays');
+
+    $ng2->stop;
+}
+
+$ng->stop;
+
+done_testing;
