@@ -33,10 +33,10 @@ typedef enum {
 } kx_sim_sentiment_e;
 
 
-#define KX_SIM_NEWS_ID_LEN      24
+#define KX_SIM_NEWS_ID_LEN      64     /* Polygon's ids are 43 */
 #define KX_SIM_NEWS_TITLE_MAX   160
 #define KX_SIM_NEWS_SUMMARY_MAX 320
-#define KX_SIM_NEWS_URL_MAX     80
+#define KX_SIM_NEWS_URL_MAX     512    /* real article URLs */
 
 /* how far back kx_sim_news() looks */
 #define KX_SIM_NEWS_HORIZON_MS  (INT64_C(180) * 86400000)

@@ -322,14 +322,14 @@ test_news_items(void)
     size_t          n;
     kx_json_doc_t  *doc;
     kx_sim_news_t   items[4];
-    char            body[1024];
+    char            body[2048];
 
     kx_json_parse(S(news_nflx), NULL, &doc, NULL);
     is_int(kx_polygon_news_items(doc, "NFLX", items, 4, &n), KX_POLYGON_OK,
            "news items: parsed");
     is_int((int64_t) n, 2, "news items: two with id and title");
-    is_str(items[0].id, "JeJEhAVoKaqJ2zF9nzQYMg0",
-           "news items: id cut to its buffer");
+    is_str(items[0].id, "JeJEhAVoKaqJ2zF9nzQYMg07UlEeWlis6Dsop33TPQY",
+           "news items: Polygon's whole id");
     is_str(items[0].title, "There\xe2\x80\x99s a big hole in the Fed"
                            "\xe2\x80\x99s theory", "news items: title");
     is_str(items[0].source, "MarketWatch", "news items: source");
@@ -345,15 +345,15 @@ test_news_items(void)
            "news items: fractional seconds");
     kx_json_free(doc);
 
-    /* a cut never splits a character: 79 x 'a' then a 3-byte one */
+    /* a cut never splits a character: 510 x 'a' then a 3-byte one */
     memset(body, 0, sizeof(body));
     strcpy(body, "{\"results\":[{\"id\":\"1\",\"title\":\"t\","
                  "\"article_url\":\"");
-    memset(body + strlen(body), 'a', 78);
+    memset(body + strlen(body), 'a', 510);
     strcat(body, "\xe2\x80\x99\"}]}");
     kx_json_parse(body, strlen(body), NULL, &doc, NULL);
     kx_polygon_news_items(doc, "X", items, 4, &n);
-    is_int((int64_t) strlen(items[0].url), 78,
+    is_int((int64_t) strlen(items[0].url), 510,
            "news items: cut before a split character");
     kx_json_free(doc);
 }
