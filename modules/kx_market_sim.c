@@ -31,6 +31,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_kx.h"
+#include "ngx_http_kx_io.h"
 #include "kx_market.h"
 
 
@@ -121,6 +122,7 @@ kx_market_provider_t  kx_market_provider_sim = {
 
 /* per worker */
 static kx_sim_t             *kx_market_sim_hist;
+static ngx_uint_t            kx_market_sim_published;
 static kx_market_sim_zone_t *kx_market_sim_shared;
 static kx_market_live_pt     kx_market_sim_live_handler;
 static void                 *kx_market_sim_live_data;
@@ -269,6 +271,10 @@ kx_market_sim_init_process(ngx_cycle_t *cycle, void *conf)
     kx_market_sim_hist = sim;
     kx_market_sim_shared = mmcf->sim_zone ? mmcf->sim_zone->data : NULL;
 
+    /* as kx_market_publish_init() decides in worker 0 */
+    kx_market_sim_published = mmcf->publish_interval
+                              && ngx_http_kx_io_redis_cycle(cycle) != NULL;
+
     return NGX_OK;
 }
 
@@ -302,7 +308,8 @@ kx_market_sim_live_quote(ngx_http_kx_market_main_conf_t *mmcf, unsigned sym,
     shpool = (ngx_slab_pool_t *) mmcf->sim_zone->shm.addr;
 
     now = kx_market_now(mmcf);
-    stale = 2 * (int64_t) mmcf->publish_interval;
+    stale = kx_market_sim_published ? 2 * (int64_t) mmcf->publish_interval
+                                    : 0;
 
     ngx_shmtx_lock(&shpool->mutex);
 
