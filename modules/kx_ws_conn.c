@@ -1000,6 +1000,11 @@ kx_ws_flush(kx_ws_conn_t *wc)
 
             if ((size_t) sent < total) {
                 wev->ready = 0;
+
+                /* the send timeout counts from the last progress */
+                if (sent > 0 && wev->timer_set) {
+                    ngx_add_timer(wev, wc->nmcf->send_timeout);
+                }
             }
         }
     }

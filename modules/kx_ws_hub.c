@@ -33,6 +33,8 @@
 
 #define KX_WS_REPLAY_PAGE    100
 #define KX_WS_REPLAY_FIELDS  32
+#define KX_WS_REPLAY_RETRY   250
+#define KX_WS_REPLAY_TRIES   20
 
 
 typedef struct {
@@ -55,6 +57,9 @@ struct kx_ws_user_s {
 
 struct kx_ws_replay_s {
     kx_redis_cmd_t         *cmd;
+    kx_ws_conn_t           *conn;
+    ngx_event_t             retry;          /* Redis reconnecting */
+    ngx_uint_t              tries;
     kx_stream_id_t          from;           /* exclusive */
     kx_outq_msg_t         **pending;        /* live events meanwhile */
     kx_stream_id_t         *pending_ids;
@@ -87,6 +92,7 @@ static void kx_ws_hub_user_message(kx_ws_user_t *u, ngx_str_t *message);
 static ngx_int_t kx_ws_hub_replay_start(kx_ws_conn_t *wc,
     kx_stream_id_t *from);
 static void kx_ws_hub_replay_fetch(kx_ws_conn_t *wc);
+static void kx_ws_hub_replay_retry(ngx_event_t *ev);
 static void kx_ws_hub_replay_done(kx_redis_status_e status,
     redisReply *reply, void *data);
 static void kx_ws_hub_replay_entry(kx_ws_conn_t *wc, redisReply *e);
@@ -611,6 +617,11 @@ kx_ws_hub_replay_start(kx_ws_conn_t *wc, kx_stream_id_t *from)
     }
 
     r->from = *from;
+    r->conn = wc;
+    r->retry.handler = kx_ws_hub_replay_retry;
+    r->retry.data = r;
+    r->retry.log = wc->c->log;
+    r->retry.cancelable = 1;
     wc->replay = r;
 
     if (wc->user && wc->user->subscribed) {
@@ -673,6 +684,14 @@ kx_ws_hub_replay_done(kx_redis_status_e status, redisReply *reply,
     r = wc->replay;
     r->cmd = NULL;
 
+    if ((status == KX_REDIS_UNAVAILABLE || status == KX_REDIS_CONN_LOST)
+        && r->tries++ < KX_WS_REPLAY_TRIES && !ngx_exiting)
+    {
+        /* Redis is coming back (its links reconnect one by one) */
+        ngx_add_timer(&r->retry, KX_WS_REPLAY_RETRY);
+        return;
+    }
+
     if (status != KX_REDIS_OK || reply->type != REDIS_REPLY_ARRAY) {
         ngx_log_error(NGX_LOG_WARN, wc->c->log, 0,
                       "kx_notify: replay for user %V failed: %s",
@@ -684,6 +703,8 @@ kx_ws_hub_replay_done(kx_redis_status_e status, redisReply *reply,
         kx_ws_conn_fail(wc, 1013);
         return;
     }
+
+    r->tries = 0;
 
     for (i = 0; i < reply->elements; i++) {
         kx_ws_hub_replay_entry(wc, reply->element[i]);
@@ -792,6 +813,15 @@ kx_ws_hub_replay_finish(kx_ws_conn_t *wc)
 }
 
 
+static void
+kx_ws_hub_replay_retry(ngx_event_t *ev)
+{
+    kx_ws_replay_t *r = ev->data;
+
+    kx_ws_hub_replay_fetch(r->conn);
+}
+
+
 void
 kx_ws_hub_drained(kx_ws_conn_t *wc)
 {
@@ -816,6 +846,10 @@ kx_ws_hub_replay_free(kx_ws_conn_t *wc)
 
     if (r->cmd && !kx_ws_hub.exiting) {
         kx_redis_cancel(r->cmd);
+    }
+
+    if (r->retry.timer_set) {
+        ngx_del_timer(&r->retry);
     }
 
     for (i = 0; i < r->npending; i++) {

@@ -82,7 +82,8 @@ static ngx_int_t kx_notify_query(ngx_http_request_t *r, const char *sql,
     ngx_uint_t n, const char **values);
 static void kx_notify_query_done(kx_pg_result_t *res, void *data);
 static void kx_notify_req_cleanup(void *data);
-static ngx_int_t kx_notify_uid(ngx_http_request_t *r, ngx_str_t *uid);
+static ngx_int_t kx_notify_uid(ngx_http_request_t *r, ngx_str_t *uid,
+    ngx_int_t *rc);
 
 static void kx_notify_consumer_start(kx_notify_consumer_t *nc);
 static void kx_notify_consumer_created(kx_redis_status_e status,
@@ -346,8 +347,7 @@ ngx_http_kx_notify_api_handler(ngx_http_request_t *r)
         path.len--;
     }
 
-    rc = kx_notify_uid(r, &uid);
-    if (rc != NGX_OK) {
+    if (kx_notify_uid(r, &uid, &rc) != NGX_OK) {
         return rc;
     }
 
@@ -381,9 +381,9 @@ ngx_http_kx_notify_api_handler(ngx_http_request_t *r)
 }
 
 
-/* the verified subject, a user id; else the answer is sent */
+/* the verified subject, a user id; else NGX_DECLINED, answered with *rc */
 static ngx_int_t
-kx_notify_uid(ngx_http_request_t *r, ngx_str_t *uid)
+kx_notify_uid(ngx_http_request_t *r, ngx_str_t *uid, ngx_int_t *rc)
 {
     kx_notify_main_conf_t      *nmcf;
     ngx_http_variable_value_t  *vv;
@@ -392,19 +392,22 @@ kx_notify_uid(ngx_http_request_t *r, ngx_str_t *uid)
     vv = ngx_http_get_indexed_variable(r, nmcf->sub_index);
 
     if (vv == NULL || vv->not_found) {
-        return ngx_http_kx_send_error(r, NGX_HTTP_UNAUTHORIZED,
-                                      "unauthorized",
-                                      "a bearer token is required");
+        *rc = ngx_http_kx_send_error(r, NGX_HTTP_UNAUTHORIZED,
+                                     "unauthorized",
+                                     "a bearer token is required");
+        return NGX_DECLINED;
     }
 
     if (!kx_notify_uid_valid((const char *) vv->data, vv->len)) {
-        return ngx_http_kx_send_error(r, NGX_HTTP_FORBIDDEN, "forbidden",
-                                      "the token's subject is not a user");
+        *rc = ngx_http_kx_send_error(r, NGX_HTTP_FORBIDDEN, "forbidden",
+                                     "the token's subject is not a user");
+        return NGX_DECLINED;
     }
 
     uid->data = ngx_pnalloc(r->pool, vv->len + 1);
     if (uid->data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
     }
 
     *ngx_cpymem(uid->data, vv->data, vv->len) = '\0';
@@ -511,8 +514,7 @@ kx_notify_prefs_put(ngx_http_request_t *r, kx_json_doc_t *doc)
     kx_jw_t      w;
     char         err[160];
 
-    rc = kx_notify_uid(r, &uid);
-    if (rc != NGX_OK) {
+    if (kx_notify_uid(r, &uid, &rc) != NGX_OK) {
         ngx_http_finalize_request(r, rc);
         return;
     }

@@ -9,6 +9,7 @@
 
 use strict;
 use warnings;
+use feature 'state';
 
 use Test::More;
 use Time::HiRes qw(time sleep);
@@ -54,6 +55,16 @@ sub quote {
     return json_encode({ type => 'quote', symbol => $sym,
                          price => "100.$qn", bid => '100.00', ask => '100.02',
                          timestamp => 1_700_000_000_000 + $qn, %x });
+}
+
+sub kx_symbol {
+    my ($i) = @_;
+    state $syms = do {
+        [qw(AAPL ABBV ADBE AMD AMZN AVGO BA BAC COST CRM CSCO CVX DIA DIS GE
+            GOOGL GS HD IBM INTC IWM JNJ JPM KO LLY MA MCD META MRK MSFT NFLX
+            NKE NVDA ORCL PEP PFE PG QQQ SPY T)]
+    };
+    return $syms->[$i];
 }
 
 sub publish {
@@ -320,5 +331,221 @@ $w4->close;
 
 $w = ws_auth($T1, '/ws?last_event_id=bogus', allow_fail => 1);
 is $w->status, 400, 'bad last_event_id: 400';
+
+# --- notifications (from kx:events) and preferences ----------------------
+
+my %A1 = (Authorization => "Bearer $T1");
+my %A2 = (Authorization => "Bearer $T2");
+my $U3 = '33333333-3333-4333-8333-333333333333';
+my %A3 = (Authorization => 'Bearer ' . stack_token($U3));
+
+sub notes {
+    my ($h, $q) = @_;
+    return $ntf->http(GET => '/v1/notifications' . ($q // ''), headers => $h);
+}
+
+# what emit() put on kx:events so far: the consumer stores U1's fills and
+# cancels (portfolio.updated makes none)
+# (1 + 4 fills, 3 cancels, 1 + 20 fills)
+ok wait_until(sub { (notes(\%A1)->{json}{unread_count} // 0) >= 29 },
+              timeout => 10),
+   'the consumer stored the events of kx:events';
+sleep 0.3;
+$r = notes(\%A1, '?limit=100');
+is $r->{status}, 200, 'GET /v1/notifications 200';
+my $list = $r->{json}{notifications};
+is scalar @$list, 29, 'one per user-facing event of U1';
+is $r->{json}{unread_count}, 29, 'unread_count';
+ok((!grep { $_->{type} eq 'portfolio_update' } @$list), 'portfolio updates are not notifications');
+my ($fl) = grep { $_->{type} eq 'order_filled' } @$list;
+is $fl->{title}, 'Order filled: AMZN', 'newest first, with a title';
+like $fl->{body}, qr/^Bought 10 AMZN \@ 228\.50$/, 'and a body';
+ok $fl->{data}{fill}, 'the event payload as data';
+is $fl->{read}, JSON::PP::false, 'unread';
+is scalar(@{ notes(\%A2)->{json}{notifications} }), 0, "U2 sees none of U1's";
+
+my $n1 = scalar @$list;
+my ($dup_id, $dup_eid) = emit($U1, 'order.filled', fill('NVDA'));
+emit($U1, 'order.filled', fill('NVDA'), event_id => $dup_eid);
+emit($U1, 'order.cancelled', fill('NVDA', status => 'expired'));
+ok wait_until(sub { scalar @{ notes(\%A1, '?limit=100')->{json}{notifications} } >= $n1 + 2 },
+              timeout => 10), 'new events stored';
+sleep 0.5;
+$list = notes(\%A1, '?limit=100')->{json}{notifications};
+is scalar @$list, $n1 + 2, 'a redelivered event_id is stored once';
+is $list->[0]{title}, 'Order expired: NVDA', 'cancel/expire notification';
+
+# pagination
+$r = notes(\%A1, '?limit=2');
+is scalar @{ $r->{json}{notifications} }, 2, 'limit=2';
+ok my $cur = $r->{json}{next_cursor}, 'next_cursor';
+my $r2 = notes(\%A1, "?limit=2&cursor=$cur");
+is scalar @{ $r2->{json}{notifications} }, 2, 'second page';
+isnt $r2->{json}{notifications}[0]{id}, $r->{json}{notifications}[1]{id},
+    'no overlap';
+is_deeply [map { $_->{id} } @{ $r->{json}{notifications} }, @{ $r2->{json}{notifications} }],
+          [map { $_->{id} } @{ $list }[0 .. 3]], 'pages follow the full list';
+is notes(\%A1, '?unread=true&limit=1')->{status}, 200, 'unread=true';
+is notes(\%A1, '?limit=0')->{status}, 422, 'limit=0: 422';
+is notes(\%A1, '?limit=101')->{status}, 422, 'limit=101: 422';
+is notes(\%A1, '?cursor=zzz')->{status}, 422, 'bad cursor: 422';
+is notes(\%A1, '?unread=maybe')->{status}, 422, 'bad unread: 422';
+is $ntf->http(GET => '/v1/notifications')->{status}, 401, 'no token: 401';
+is $ntf->http(POST => '/v1/notifications', headers => \%A1, json => {})->{status},
+   405, 'POST: 405';
+is $ntf->http(GET => '/v1/notifications/x', headers => \%A1)->{status}, 404,
+   'unknown subpath: 404';
+is $ntf->http(GET => '/v1/notifications',
+              headers => { Authorization => 'Bearer ' . stack_token('svc-x') })->{status},
+   403, 'a subject that is not a user: 403';
+
+# preferences
+sub prefs {
+    my ($h, $body) = @_;
+    return $ntf->http(PUT => '/v1/preferences', headers => $h, json => $body)
+        if $body;
+    return $ntf->http(GET => '/v1/preferences', headers => $h);
+}
+
+$r = prefs(\%A3);
+is $r->{status}, 200, 'GET /v1/preferences';
+is $r->{json}{in_app_enabled}, JSON::PP::true, 'defaults for a new user';
+is $r->{json}{tz}, 'America/New_York', 'default zone';
+
+$r = prefs(\%A3, { email_enabled => JSON::PP::false, tz => 'Europe/Paris',
+                   quiet_hours_start => '22:00', quiet_hours_end => '07:00',
+                   per_type => { order_filled => { in_app => JSON::PP::false } } });
+is $r->{status}, 200, 'PUT /v1/preferences 200';
+is $r->{json}{email_enabled}, JSON::PP::false, 'email off';
+is $r->{json}{quiet_hours_start}, '22:00:00', 'quiet hours';
+is $r->{json}{in_app_enabled}, JSON::PP::true, 'untouched fields keep their value';
+$r = prefs(\%A3, { phone_number => '+14155550100' });
+is $r->{json}{tz}, 'Europe/Paris', 'a partial update keeps the rest';
+is $r->{json}{phone_number}, '+14155550100', 'and sets what it names';
+is_deeply prefs(\%A3)->{json}, $r->{json}, 'GET reads it back';
+
+for my $bad ([{}, 'empty'], [{ colour => 'red' }, 'unknown field'],
+             [{ email_enabled => 'yes' }, 'not a boolean'],
+             [{ phone_number => '12' }, 'not E.164'],
+             [{ tz => 'Mars/Olympus_Mons' }, 'unknown zone (the database says)'],
+             [{ quiet_hours_start => '23:00', quiet_hours_end => undef }, 'half quiet hours'])
+{
+    $r = prefs(\%A3, $bad->[0]);
+    is $r->{status}, 422, "PUT: $bad->[1]: 422";
+    is $r->{json}{error}{code}, 'validation_failed', "$bad->[1]: validation_failed";
+}
+is $ntf->http(PUT => '/v1/preferences', body => '{nope',
+              headers => { %A3, 'Content-Type' => 'application/json' })->{status},
+   400, 'malformed JSON: 400';
+is $ntf->http(DELETE => '/v1/preferences', headers => \%A3)->{status}, 405,
+   'DELETE: 405';
+
+# U3 turned order_filled off: a fill makes no notification, a cancel does
+emit($U3, 'order.filled', fill('AAPL'));
+emit($U3, 'order.cancelled', fill('AAPL'));
+ok wait_until(sub { @{ notes(\%A3)->{json}{notifications} // [] } >= 1 }, timeout => 10),
+   'U3 got a notification';
+sleep 0.3;
+$list = notes(\%A3)->{json}{notifications};
+is_deeply [map { $_->{type} } @$list], ['order_cancelled'],
+    'preferences respected: no order_filled';
+
+# --- slow consumers ---------------------------------------------------------
+
+# a second instance with small queues and a short send timeout
+my $p2 = stack_ports();
+my $conf = instance_conf('notify', ports => $p2, pg => $pg, redis => $redis);
+$conf =~ s/(kx_service notify;)/$1\n    kx_notify_queue 64 256k;\n    kx_notify_send_timeout 2s;\n    kx_notify_auth_timeout 1s;/;
+$conf =~ s/kx_notify_events on;/kx_notify_events off;/;
+my $slowng = start_nginx($conf, vars => { PORT => $p2->{notify} },
+                         env => { KX_JWT_SECRET => $STACK_SECRET });
+
+sub ws2 {
+    my ($path, %o) = @_;
+    return ws_connect($slowng->ws_url($path // '/ws'),
+                      headers => { Authorization => "Bearer $T1" }, %o);
+}
+
+# authentication deadline
+$w = ws_connect($slowng->ws_url('/ws'));
+$f = $w->recv_frame(3);
+$f = $w->recv_frame(3) if $f && $f->{type} ne 'close';
+is $f->{code}, 1008, 'no auth within kx_notify_auth_timeout: 1008';
+
+my $fast = ws2();
+my $slow = ws2();
+$fast->send_json({ action => 'subscribe', symbols => ['AAPL'] });
+next_type($fast, 'subscribed');
+my @all = map { kx_symbol($_) } 0 .. 39;
+$slow->send_json({ action => 'subscribe', symbols => \@all });
+next_type($slow, 'subscribed');
+ok wait_subscribed('kx:quote:' . $all[-1]), 'subscribed 40 symbols';
+
+# the slow one stops reading; the fast one keeps up
+my $pad = 'x' x 8000;
+my $rc = $redis->connect;
+my ($got, $lat_max) = (0, 0);
+for my $round (1 .. 60) {
+    my $t0 = time;
+    for my $s (@all) {
+        $rc->send_command('PUBLISH', "kx:quote:$s", quote($s, pad => $pad, round => $round));
+    }
+    $rc->read_reply for @all;
+    while (1) {
+        my $x = $fast->recv_json(3) or last;
+        next unless ($x->{type} // '') eq 'quote';
+        $got++;
+        last if $x->{round} == $round;
+    }
+    my $lat = time - $t0;
+    $lat_max = $lat if $lat > $lat_max;
+}
+is $got, 60, 'the fast reader got every quote while another stalled';
+cmp_ok $lat_max, '<', 2, "no round took long (max ${lat_max}s)";
+ok $slowng->wait_log(qr/slow consumer/, timeout => 5),
+   'the stalled reader was closed past the queue limits';
+my $closed = 0;
+while (my $fr = $slow->recv_frame(3)) {
+    if ($fr->{type} eq 'close') { $closed = $fr->{code}; last }
+}
+ok $closed == 1008 || !$slow->is_open, "the slow socket is closed (code $closed)";
+
+# coalescing: a reader that pauses gets the newest quote of a symbol
+my $nap = ws_auth($T1);
+$nap->send_json({ action => 'subscribe', symbols => ['MSFT'] });
+next_type($nap, 'subscribed');
+my $big = 'y' x 30000;
+for my $i (1 .. 300) {
+    $rc->send_command('PUBLISH', 'kx:quote:MSFT', quote('MSFT', pad => $big, i => $i));
+}
+$rc->read_reply for 1 .. 300;
+my @is;
+while (my $x = $nap->recv_json(2)) {
+    push @is, $x->{i} if ($x->{type} // '') eq 'quote';
+    last if @is && $is[-1] == 300;
+}
+is $is[-1], 300, 'the newest quote arrives';
+cmp_ok scalar @is, '<', 300, 'older ones were replaced while the reader paused (' . scalar(@is) . ' of 300)';
+ok((!grep { $is[$_] <= $is[$_ - 1] } 1 .. $#is), 'still in order');
+$nap->close;
+
+# --- Redis down and up ------------------------------------------------------
+
+my $rw = ws_auth($T1);
+$rw->send_json({ action => 'subscribe', symbols => ['NVDA'] });
+next_type($rw, 'subscribed');
+ok wait_subscribed('kx:quote:NVDA'), 'subscribed NVDA';
+$rc->close;
+$redis->restart;
+ok wait_subscribed('kx:quote:NVDA') && wait_subscribed("kx:user:$U1"),
+   'resubscribed after Redis came back';
+publish('kx:quote:NVDA', quote('NVDA', after_restart => 1));
+$m = next_type($rw, 'quote', 5);
+is $m->{after_restart}, 1, 'quotes flow again';
+my $eid = emit($U1, 'order.filled', fill('NVDA'));
+$m = next_type($rw, 'order_filled', 5);
+is $m->{seq}, $eid, 'user events flow again';
+$rw->send_ping('alive');
+is $rw->recv_frame(3)->{payload}, 'alive', 'the socket lived through it';
 
 done_testing();
