@@ -17,6 +17,7 @@ use Time::HiRes qw(time sleep);
 
 use lib 't/lib';
 use Kx::Test;
+use Kx::Stack;
 
 my $SECRET = 'stream-quotes-test-secret-0123456789abcdef';
 
@@ -486,6 +487,43 @@ stream {
 EOF
     like $err, qr/"kx_quotes" needs "kx_quotes_jwt_key"/,
         'no key configured: the configuration is refused';
+}
+
+# --- the shipped configs: notify's feed carries the market's quotes --------
+
+{
+    my $pg = start_pg();
+    my $ports = stack_ports();
+    my $market = start_instance('market', ports => $ports, pg => $pg,
+                                redis => $redis);
+    my $notify = start_instance('notify', ports => $ports, pg => $pg,
+                                redis => $redis);
+
+    my $c = QC->new($ports->{quotes});
+    $c->send('AUTH ' . stack_token('stack-user'));
+    is $c->json->{type}, 'authenticated',
+        'notify.conf serves the feed (snippets/stream_quotes.conf)';
+    $c->send('SUBSCRIBE AAPL MSFT');
+    is $c->json->{type}, 'subscribed', '... SUBSCRIBE AAPL MSFT';
+
+    my (%ts, @bad, $count);
+    my $deadline = time + 10;
+    while (time < $deadline && ($count // 0) < 8) {
+        my $l = $c->line(2) // last;
+        my $q = json_decode($l);
+        push @bad, $l unless $l =~ /^\{"type":"quote",/ && $q->{symbol} =~ /^(?:AAPL|MSFT)$/
+                             && $q->{price} =~ /^\d+\.\d+$/;
+        push @bad, "timestamp $q->{timestamp} after $ts{$q->{symbol}}"
+            if defined $ts{ $q->{symbol} } && $q->{timestamp} le $ts{ $q->{symbol} };
+        $ts{ $q->{symbol} } = $q->{timestamp};
+        $count++;
+    }
+    is $count, 8, 'the market instance\'s published quotes arrive';
+    ok !@bad, '... C1 messages, timestamps rising per symbol'
+        or diag explain \@bad;
+    $c->close;
+    $notify->stop;
+    $market->stop;
 }
 
 done_testing;
