@@ -44,6 +44,7 @@ typedef struct {
     ngx_uint_t                hours;
     ngx_uint_t                liquidity;
     ngx_msec_t                quote_timeout;
+    ngx_msec_t                quote_max_age;
     ngx_msec_t                sweep_interval;
     ngx_flag_t                matcher;
     kx_trading_broker_t      *broker;
@@ -108,6 +109,7 @@ struct kx_trading_op_s {
     kx_order_t                broker_order; /* as sent to the broker */
     kx_trading_op_kind_e      origin;       /* before the RESULT run */
     unsigned                  txn_inited:1;
+    unsigned                  locked:1;     /* deciding under the lock */
     unsigned                  broker_call:1;    /* remote step pending */
     unsigned                  detached:1;
     void                     *broker_handle;
@@ -164,6 +166,13 @@ void *kx_trading_quote_get(kx_trading_main_conf_t *conf, const char *symbol,
     void *data);
 void kx_trading_quote_cancel(void *handle);
 
+/* every worker follows kx:quote:*; matcher: hand quotes to the matcher */
+ngx_int_t kx_trading_quotes_start(ngx_cycle_t *cycle, ngx_uint_t matcher);
+void kx_trading_quotes_stop(void);
+/* 1 and *q: a published quote of symbol at most max_age old */
+ngx_int_t kx_trading_quote_cached(const char *symbol, ngx_msec_t max_age,
+    kx_quote_t *q);
+
 
 /*
  * The paper broker's decision for an open order and a quote (fill is
@@ -181,6 +190,8 @@ ngx_int_t kx_trading_matcher_start(ngx_cycle_t *cycle,
 void kx_trading_matcher_stop(void);
 /* a resting paper order exists for symbol (placed in this worker) */
 void kx_trading_matcher_watch(const char *symbol);
+/* a quote published on kx:quote:<symbol> */
+void kx_trading_matcher_quote(const char *symbol, kx_quote_t *q);
 
 
 #endif /* _KX_TRADING_H_INCLUDED_ */

@@ -6,8 +6,8 @@
  * matched twice at once; the fill's conditional UPDATE on the order's
  * status would refuse a second one anyway).
  *
- *   - follows every kx:quote:<SYM> (contract C1, one pattern
- *     subscription); a quote of a symbol that has resting paper orders
+ *   - gets every kx:quote:<SYM> (contract C1) from the worker's pattern
+ *     subscription (kx_trading_quote.c); a quote of a symbol that has resting paper orders
  *     starts a pass: the open orders of the symbol are read, the paper
  *     rules (kx_matching) are asked about each, and each order the quote
  *     changes (fill, trigger, ioc/fok end) gets a MATCH transaction,
@@ -31,7 +31,6 @@
 
 #define KX_MATCHER_SYMBOLS   512
 #define KX_MATCHER_BATCH     500
-#define KX_MATCHER_PREFIX    "kx:quote:"
 
 #define KX_MATCHER_OPEN                                                       \
     " status IN ('new', 'accepted', 'partially_filled')"
@@ -63,7 +62,6 @@ typedef struct {
     kx_trading_main_conf_t   *conf;
     kx_pg_pool_t             *pg;
     kx_redis_t               *rd;
-    kx_redis_sub_t           *sub;
     ngx_event_t               timer;
     kx_pg_req_t              *req;
     ngx_log_t                *log;
@@ -72,8 +70,6 @@ typedef struct {
 } kx_matcher_t;
 
 
-static void kx_matcher_message(kx_redis_sub_event_e event,
-    ngx_str_t *channel, ngx_str_t *message, void *data);
 static void kx_matcher_pass(kx_matcher_sym_t *s);
 static void kx_matcher_orders(kx_pg_result_t *res, void *data);
 static void kx_matcher_next(kx_matcher_sym_t *s);
@@ -91,8 +87,6 @@ static kx_matcher_t  *kx_matcher;
 ngx_int_t
 kx_trading_matcher_start(ngx_cycle_t *cycle, kx_trading_main_conf_t *conf)
 {
-    ngx_str_t  ch = ngx_string(KX_MATCHER_PREFIX "*");
-
     kx_matcher = ngx_calloc(sizeof(kx_matcher_t), cycle->log);
     if (kx_matcher == NULL) {
         return NGX_ERROR;
@@ -111,14 +105,7 @@ kx_trading_matcher_start(ngx_cycle_t *cycle, kx_trading_main_conf_t *conf)
         return NGX_OK;
     }
 
-    if (kx_matcher->rd) {
-        kx_matcher->sub = kx_redis_subscribe(kx_matcher->rd, &ch, 1,
-                                             kx_matcher_message, kx_matcher);
-        if (kx_matcher->sub == NULL) {
-            return NGX_ERROR;
-        }
-
-    } else {
+    if (kx_matcher->rd == NULL) {
         ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
                       "kx trading: no Redis, resting orders do not follow "
                       "quotes");
@@ -159,9 +146,7 @@ kx_trading_matcher_stop(void)
     rd = ngx_http_kx_io_redis_cycle((ngx_cycle_t *) ngx_cycle);
     pg = ngx_http_kx_io_pg_cycle((ngx_cycle_t *) ngx_cycle);
 
-    if (kx_matcher->sub && rd == kx_matcher->rd) {
-        kx_redis_unsubscribe(kx_matcher->sub);
-    }
+    (void) rd;
 
     if (kx_matcher->req && pg == kx_matcher->pg) {
         kx_pg_cancel(kx_matcher->req);
@@ -236,38 +221,27 @@ kx_trading_matcher_watch(const char *symbol)
 }
 
 
-static void
-kx_matcher_message(kx_redis_sub_event_e event, ngx_str_t *channel,
-    ngx_str_t *message, void *data)
+void
+kx_trading_matcher_quote(const char *symbol, kx_quote_t *q)
 {
-    char               sym[KX_ORDER_SYMBOL_MAX + 1];
-    kx_quote_t         q;
     kx_matcher_sym_t  *s;
 
-    if (event != KX_REDIS_SUB_MESSAGE || kx_matcher == NULL
-        || ngx_exiting || ngx_terminate)
-    {
+    if (kx_matcher == NULL || ngx_exiting || ngx_terminate) {
         return;
     }
 
-    if (kx_quote_parse((char *) message->data, message->len, &q, sym,
-                       sizeof(sym)) != 0)
-    {
-        return;
-    }
-
-    s = kx_matcher_find(sym, ngx_strlen(sym), 0);
+    s = kx_matcher_find(symbol, ngx_strlen(symbol), 0);
     if (s == NULL || !s->active) {
         return;
     }
 
     if (s->busy) {
-        s->next = q;
+        s->next = *q;
         s->pending = 1;
         return;
     }
 
-    s->quote = q;
+    s->quote = *q;
     kx_matcher_pass(s);
 }
 

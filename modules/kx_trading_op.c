@@ -33,14 +33,16 @@
 
 #define KX_TRADING_LOCK_SQL                                                   \
     "SELECT * FROM trading.order_lock($1::uuid, $2::numeric, $3, $4::uuid, "  \
-    "$5)"
+    "$5, $6::boolean)"
 
 #define KX_TRADING_APPLY_SQL  "SELECT trading.order_apply($1::jsonb)"
 
 #define KX_TRADING_COL_ORDER  13
 
 
+static kx_pg_req_t *kx_trading_op_read(kx_trading_op_t *op);
 static void kx_trading_op_begun(kx_pg_result_t *res, void *data);
+static void kx_trading_op_written(kx_trading_op_t *op);
 static void kx_trading_op_locked(kx_pg_result_t *res, void *data);
 static void kx_trading_op_applied(kx_pg_result_t *res, void *data);
 static void kx_trading_op_committed(kx_pg_result_t *res, void *data);
@@ -155,10 +157,22 @@ kx_trading_op_detach(kx_trading_op_t *op)
 }
 
 
+/*
+ * First optimistically: read, decide, and write in one statement that
+ * checks the portfolio's version (two round trips, no lock held while
+ * deciding).  If someone changed the account meanwhile, decide again
+ * under the lock (kx_trading_op_begun).
+ */
 ngx_int_t
 kx_trading_op_run(kx_trading_op_t *op)
 {
-    op->req = kx_pg_txn_begin(op->pg, kx_trading_op_begun, op);
+    if (op->locked) {
+        op->req = kx_pg_txn_begin(op->pg, kx_trading_op_begun, op);
+
+    } else {
+        op->req = kx_trading_op_read(op);
+    }
+
     if (op->req == NULL) {
         return NGX_ERROR;
     }
@@ -167,13 +181,38 @@ kx_trading_op_run(kx_trading_op_t *op)
 }
 
 
+static kx_pg_req_t *
+kx_trading_op_read(kx_trading_op_t *op)
+{
+    const char    *values[6];
+    kx_pg_stmt_t   st;
+
+    values[0] = op->user_id;
+    values[1] = (const char *) op->conf->start_cash_text.data;
+    values[2] = op->order.symbol[0] ? op->order.symbol : NULL;
+    values[3] = op->order_id[0] ? op->order_id : NULL;
+    values[4] = (op->kind == KX_TRADING_OP_PLACE
+                 && op->order.client_order_id[0])
+                ? op->order.client_order_id : NULL;
+    values[5] = op->locked ? "true" : "false";
+
+    ngx_memzero(&st, sizeof(kx_pg_stmt_t));
+    st.sql = KX_TRADING_LOCK_SQL;
+    st.nparams = 6;
+    st.values = values;
+
+    if (op->locked) {
+        return kx_pg_txn_query(op->txn, &st, kx_trading_op_locked, op);
+    }
+
+    return kx_pg_query(op->pg, &st, kx_trading_op_locked, op);
+}
+
+
 static void
 kx_trading_op_begun(kx_pg_result_t *res, void *data)
 {
     kx_trading_op_t  *op = data;
-
-    const char    *values[5];
-    kx_pg_stmt_t   st;
 
     op->req = NULL;
 
@@ -185,20 +224,7 @@ kx_trading_op_begun(kx_pg_result_t *res, void *data)
 
     op->txn = res->txn;
 
-    values[0] = op->user_id;
-    values[1] = (const char *) op->conf->start_cash_text.data;
-    values[2] = op->order.symbol[0] ? op->order.symbol : NULL;
-    values[3] = op->order_id[0] ? op->order_id : NULL;
-    values[4] = (op->kind == KX_TRADING_OP_PLACE
-                 && op->order.client_order_id[0])
-                ? op->order.client_order_id : NULL;
-
-    ngx_memzero(&st, sizeof(kx_pg_stmt_t));
-    st.sql = KX_TRADING_LOCK_SQL;
-    st.nparams = 5;
-    st.values = values;
-
-    op->req = kx_pg_txn_query(op->txn, &st, kx_trading_op_locked, op);
+    op->req = kx_trading_op_read(op);
     if (op->req == NULL) {
         kx_trading_op_fail(op, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL,
                            "out of memory");
@@ -354,7 +380,7 @@ kx_trading_op_locked(kx_pg_result_t *res, void *data)
 
     pr = res->res;
 
-    if (PQntuples(pr) != 1 || PQnfields(pr) != KX_TRADING_COL_ORDER + 23) {
+    if (PQntuples(pr) != 1 || PQnfields(pr) != KX_TRADING_COL_ORDER + 24) {
         kx_trading_op_fail(op, NGX_HTTP_INTERNAL_SERVER_ERROR,
                            "database_error", "unexpected lock result");
         kx_trading_op_rollback(op);
@@ -366,6 +392,12 @@ kx_trading_op_locked(kx_pg_result_t *res, void *data)
 
     a->now = kx_trading_int(pr, 0, 0);
     ngx_memcpy(a->user_id, op->user_id, sizeof(a->user_id));
+
+    a->version[0] = '\0';
+    if (!op->locked) {
+        kx_trading_str(pr, 0, KX_TRADING_COL_ORDER + 23, a->version,
+                       sizeof(a->version));
+    }
     a->cash = kx_trading_dec(pr, 0, 1);
     a->reserved = kx_trading_dec(pr, 0, 2);
     a->realized = kx_trading_dec(pr, 0, 3);
@@ -463,7 +495,9 @@ kx_trading_op_locked(kx_pg_result_t *res, void *data)
     st.nparams = 1;
     st.values = values;
 
-    op->req = kx_pg_txn_query(op->txn, &st, kx_trading_op_applied, op);
+    op->req = op->locked
+              ? kx_pg_txn_query(op->txn, &st, kx_trading_op_applied, op)
+              : kx_pg_query(op->pg, &st, kx_trading_op_applied, op);
 
     kx_jw_free(&w);
 
@@ -482,6 +516,35 @@ kx_trading_op_applied(kx_pg_result_t *res, void *data)
     kx_trading_op_t  *op = data;
 
     op->req = NULL;
+
+    if (res->status == KX_PG_ERROR && !op->locked
+        && ngx_strcmp(res->sqlstate, "KX002") == 0)
+    {
+        /* the account changed since it was read: decide under the lock */
+        op->locked = 1;
+        op->status = NGX_HTTP_OK;
+        op->code = NULL;
+        op->message[0] = '\0';
+        op->existing = 0;
+
+        if (kx_trading_op_run(op) != NGX_OK) {
+            kx_trading_op_fail(op, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL,
+                               "out of memory");
+            kx_trading_op_finish(op);
+        }
+
+        return;
+    }
+
+    if (res->status == KX_PG_ERROR
+        && ngx_strcmp(res->sqlstate, "KX002") == 0)
+    {
+        kx_trading_op_fail(op, NGX_HTTP_CONFLICT, "conflict",
+                           "the order changed meanwhile; try again");
+        kx_trading_op_rollback(op);
+        kx_trading_op_finish(op);
+        return;
+    }
 
     if (res->status == KX_PG_ERROR
         && ngx_strcmp(res->sqlstate, "KX001") == 0)
@@ -511,6 +574,12 @@ kx_trading_op_applied(kx_pg_result_t *res, void *data)
         return;
     }
 
+    if (!op->locked) {
+        /* one statement: committed */
+        kx_trading_op_written(op);
+        return;
+    }
+
     op->req = kx_pg_txn_commit(op->txn, kx_trading_op_committed, op);
     op->txn = NULL;
 
@@ -535,6 +604,13 @@ kx_trading_op_committed(kx_pg_result_t *res, void *data)
         return;
     }
 
+    kx_trading_op_written(op);
+}
+
+
+static void
+kx_trading_op_written(kx_trading_op_t *op)
+{
     op->written = 1;
     op->out = op->txn_state.order;
 
@@ -957,6 +1033,7 @@ kx_trading_op_remote_done(kx_broker_result_t *res, void *data)
     }
 
     op->kind = KX_TRADING_OP_RESULT;
+    op->locked = 0;
     ngx_memcpy(op->order_id, op->broker_order.id, sizeof(op->order_id));
 
     if (kx_trading_op_run(op) != NGX_OK) {

@@ -178,6 +178,13 @@ static ngx_command_t  ngx_http_kx_trading_commands[] = {
       offsetof(kx_trading_main_conf_t, quote_timeout),
       NULL },
 
+    { ngx_string("kx_trading_quote_max_age"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(kx_trading_main_conf_t, quote_max_age),
+      NULL },
+
     { ngx_string("kx_trading_matcher"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -452,6 +459,7 @@ static void
 ngx_http_kx_trading_body(ngx_http_request_t *r, kx_json_doc_t *doc)
 {
     ngx_str_t               *auth;
+    kx_quote_t               q;
     kx_order_err_t           err;
     kx_trading_ctx_t        *ctx;
     kx_trading_main_conf_t  *tmcf;
@@ -465,6 +473,13 @@ ngx_http_kx_trading_body(ngx_http_request_t *r, kx_json_doc_t *doc)
         ngx_http_finalize_request(r, ngx_http_kx_send_error(r,
                                     NGX_HTTP_KX_UNPROCESSABLE,
                                     "validation_failed", err.message));
+        return;
+    }
+
+    if (kx_trading_quote_cached(ctx->order.symbol, tmcf->quote_max_age, &q))
+    {
+        /* the quote the market published last: no request needed */
+        ngx_http_kx_trading_quoted(NGX_OK, &q, ctx);
         return;
     }
 
@@ -534,6 +549,7 @@ ngx_http_kx_trading_quoted(ngx_int_t rc, kx_quote_t *q, void *data)
     }
 
     ctx->top = op;
+    r->read_event_handler = ngx_http_test_reading;
 }
 
 
@@ -1346,6 +1362,7 @@ ngx_http_kx_trading_create_main_conf(ngx_conf_t *cf)
     tmcf->market_buffer_pct.v = -1;
     tmcf->hours = NGX_CONF_UNSET_UINT;
     tmcf->quote_timeout = NGX_CONF_UNSET_MSEC;
+    tmcf->quote_max_age = NGX_CONF_UNSET_MSEC;
     tmcf->sweep_interval = NGX_CONF_UNSET_MSEC;
     tmcf->matcher = NGX_CONF_UNSET;
 
@@ -1376,6 +1393,7 @@ ngx_http_kx_trading_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_uint_value(tmcf->hours, KX_SIM_HOURS_ALWAYS);
     ngx_conf_init_msec_value(tmcf->quote_timeout, 2000);
+    ngx_conf_init_msec_value(tmcf->quote_max_age, 1000);
     ngx_conf_init_msec_value(tmcf->sweep_interval, 1000);
     ngx_conf_init_value(tmcf->matcher, 1);
 
@@ -1446,6 +1464,7 @@ ngx_http_kx_trading_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static ngx_int_t
 ngx_http_kx_trading_init_process(ngx_cycle_t *cycle)
 {
+    ngx_uint_t               matcher;
     kx_trading_main_conf_t  *tmcf;
 
     if (ngx_process != NGX_PROCESS_WORKER
@@ -1467,9 +1486,14 @@ ngx_http_kx_trading_init_process(ngx_cycle_t *cycle)
     }
 
     /* one worker matches resting paper orders: no double work */
-    if (tmcf->matcher && ngx_worker == 0
-        && tmcf->broker == &kx_trading_broker_paper)
-    {
+    matcher = (tmcf->matcher && ngx_worker == 0
+               && tmcf->broker == &kx_trading_broker_paper);
+
+    if (kx_trading_quotes_start(cycle, matcher) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (matcher) {
         return kx_trading_matcher_start(cycle, tmcf);
     }
 
@@ -1489,6 +1513,7 @@ ngx_http_kx_trading_exit_process(ngx_cycle_t *cycle)
     }
 
     kx_trading_matcher_stop();
+    kx_trading_quotes_stop();
 
     if (tmcf->broker->exit_process) {
         tmcf->broker->exit_process(cycle, tmcf->broker_conf);

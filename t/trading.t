@@ -179,9 +179,9 @@ is $r->{status}, 201, 'another user may use the same client_order_id';
 
 # --- limit orders: rest, cross, cancel ---------------------------------------
 
-$q = quote('AAPL');
+$q = quote('AMZN');
 my $below = sprintf '%.2f', $q->{bid} * 0.95;
-$r = api($u1, POST => '/v1/orders', { symbol => 'AAPL', side => 'buy',
+$r = api($u1, POST => '/v1/orders', { symbol => 'AMZN', side => 'buy',
                                       type => 'limit', quantity => 2,
                                       limit_price => $below,
                                       time_in_force => 'gtc' });
@@ -197,7 +197,7 @@ is $pg->value("SELECT '$r->{json}{reserved_cash}'::numeric"
 $r = api($u1, GET => '/v1/orders?status=open');
 is_deeply [ map { $_->{id} } @{ $r->{json}{orders} } ], [ $rest->{id} ],
     'status=open lists it';
-$r = api($u1, GET => '/v1/orders?status=closed&symbol=aapl');
+$r = api($u1, GET => '/v1/orders?status=closed&symbol=amzn');
 ok !grep({ $_->{id} eq $rest->{id} } @{ $r->{json}{orders} }),
     'status=closed does not';
 is_err(api($u1, GET => '/v1/orders?status=maybe'), 422, 'validation_failed',
@@ -209,11 +209,11 @@ is_err(api($u1, GET => '/v1/orders?cursor=zzz'), 422, 'validation_failed',
 
 # a quote crossing the limit, as the market publisher sends it (C1)
 my $cross = sprintf '%.2f', $below - 0.5;
-my $msg = json_encode({ type => 'quote', symbol => 'AAPL', price => $cross,
+my $msg = json_encode({ type => 'quote', symbol => 'AMZN', price => $cross,
                         bid => sprintf('%.2f', $cross - 0.02), ask => $cross,
                         bid_size => 100, ask_size => 100, sent_ns => 1 });
 my $got = wait_until(sub {
-    $redis->cli('PUBLISH', 'kx:quote:AAPL', $msg);
+    $redis->cli('PUBLISH', 'kx:quote:AMZN', $msg);
     my $x = api($u1, GET => "/v1/orders/$rest->{id}");
     return $x->{json}{status} eq 'filled' ? $x->{json} : undef;
 }, timeout => 15, interval => 0.3);
@@ -278,9 +278,9 @@ is $pg->value("SELECT reserved_cash FROM trading.portfolios"
 # --- stop orders, notional orders, day expiry ------------------------------------
 
 my $u7 = new_user();
-$q = quote('NVDA');
+$q = quote('META');
 my $stop = sprintf '%.2f', $q->{ask} * 1.05;
-$r = api($u7, POST => '/v1/orders', { symbol => 'NVDA', side => 'buy',
+$r = api($u7, POST => '/v1/orders', { symbol => 'META', side => 'buy',
                                       type => 'stop', quantity => 1,
                                       stop_price => $stop,
                                       time_in_force => 'gtc' });
@@ -288,11 +288,11 @@ is $r->{status}, 201, 'buy stop above the market 201';
 my $so = $r->{json};
 is $so->{status}, 'accepted', 'the stop rests';
 my $up = sprintf '%.2f', $stop + 0.10;
-$msg = json_encode({ type => 'quote', symbol => 'NVDA', price => $up,
+$msg = json_encode({ type => 'quote', symbol => 'META', price => $up,
                      bid => sprintf('%.2f', $up - 0.02), ask => $up,
                      bid_size => 100, ask_size => 100 });
 $got = wait_until(sub {
-    $redis->cli('PUBLISH', 'kx:quote:NVDA', $msg);
+    $redis->cli('PUBLISH', 'kx:quote:META', $msg);
     my $x = api($u7, GET => "/v1/orders/$so->{id}");
     return $x->{json}{status} eq 'filled' ? $x->{json} : undef;
 }, timeout => 15, interval => 0.3);

@@ -1,20 +1,28 @@
 -- 0009_trading_engine: what the trading module needs beyond 0003.
 --
--- Every change to a user's money runs as one transaction of the trading
--- module (modules/kx_trading_txn.c):
+-- Every change to a user's money is one decision of the trading module
+-- (modules/kx_trading_op.c) on a consistent read of the account:
 --
---     BEGIN;
---     SELECT * FROM trading.order_lock(user, start_cash, symbol, id, cid);
---         -- creates the portfolio lazily, locks it (the per-user mutex of
---         -- every order change), and reads what the C core needs
+--     SELECT * FROM trading.order_lock(user, start_cash, symbol, id, cid,
+--                                      false);
+--         -- creates the portfolio lazily and reads, in one snapshot, what
+--         -- the C core needs, with the portfolio row's version (xmin)
 --     ... the C core decides (risk, matching, positions: src/trading) ...
 --     SELECT trading.order_apply(changes::jsonb);
---         -- writes the decision: order, order_events, trades, position,
---         -- portfolio, outbox
---     COMMIT;
+--         -- one statement, so one transaction: checks that the portfolio
+--         -- is still at that version, then writes the decision: order,
+--         -- order_events, trades, position, portfolio, outbox
 --
--- Both are functions so that the whole order path is four round trips;
--- they hold no domain logic (that is unit-tested C), only I/O.
+-- Every writer of a user's orders, positions and money goes through
+-- order_apply(), which always updates the portfolio row, so "the version
+-- did not change" means "nothing the decision read changed".  When it did
+-- (SQLSTATE KX002) the module decides again under the lock:
+--
+--     BEGIN; order_lock(..., true) (SELECT ... FOR UPDATE);
+--     order_apply(changes without a version); COMMIT;
+--
+-- Both are functions so that the order path is two round trips; they hold
+-- no domain logic (that is unit-tested C), only I/O.
 
 -- When a stop or stop_limit order's stop price was reached: it is a market
 -- or limit order from then on, even if the price moves back.
@@ -32,15 +40,17 @@ RETURNS bigint
 LANGUAGE sql IMMUTABLE
 AS $$ SELECT (extract(epoch FROM t) * 1000000)::bigint $$;
 
--- Locks the user's portfolio (creating it with p_cash if it is missing)
--- and returns, read after the lock: the account, the user's risk limits,
+-- Reads the user's portfolio (creating it with p_cash if it is missing),
+-- locked FOR UPDATE with p_lock, and returns, read after the lock: the
+-- account, the user's risk limits,
 -- the position in p_symbol (or in the order's symbol), the open orders,
 -- and the order p_order_id, or else the order with client_order_id
 -- p_client_order_id (NULLs when there is none).  "now" is the
--- transaction's time: the module stamps every row it writes with it.
+-- transaction's time: the module stamps every row it writes with it;
+-- r_version is the portfolio row's xmin.
 CREATE FUNCTION trading.order_lock(p_user uuid, p_cash numeric,
                                    p_symbol text, p_order_id uuid,
-                                   p_client_order_id text)
+                                   p_client_order_id text, p_lock boolean)
 RETURNS TABLE (
     r_now                   bigint,
     r_cash                  numeric,
@@ -77,7 +87,8 @@ RETURNS TABLE (
     o_filled_at             bigint,
     o_canceled_at           bigint,
     o_expired_at            bigint,
-    o_triggered_at          bigint
+    o_triggered_at          bigint,
+    r_version               text
 )
 LANGUAGE plpgsql
 AS $$
@@ -91,8 +102,10 @@ BEGIN
 
     -- a statement of its own: what follows reads a snapshot taken after
     -- the lock, so it sees every change of the previous lock holder
-    PERFORM 1 FROM trading.portfolios pf
-      WHERE pf.user_id = p_user FOR UPDATE;
+    IF p_lock THEN
+        PERFORM 1 FROM trading.portfolios pf
+          WHERE pf.user_id = p_user FOR UPDATE;
+    END IF;
 
     IF p_order_id IS NOT NULL THEN
         SELECT * INTO v_order FROM trading.orders o
@@ -129,7 +142,8 @@ BEGIN
            trading.usec(v_order.created_at), trading.usec(v_order.updated_at),
            trading.usec(v_order.filled_at), trading.usec(v_order.canceled_at),
            trading.usec(v_order.expired_at),
-           trading.usec(v_order.triggered_at)
+           trading.usec(v_order.triggered_at),
+           pf.xmin::text
       FROM trading.portfolios pf
       LEFT JOIN trading.risk_limits rl ON rl.user_id = pf.user_id
       LEFT JOIN trading.positions ps
@@ -146,15 +160,18 @@ $$;
 --     "expect_filled_qty": num,    --   the lock (a stale writer loses)
 --     "check_buying_power": bool,  -- the change may not leave
 --                                  --   cash - reserved < 0
+--     "expect_version": text,      -- the portfolio's xmin as read, or
+--                                  --   absent under the lock
 --     "order": { every column of trading.orders but user_id },
 --     "events": [ {status, filled_qty, price, detail, at} ],
 --     "trades": [ {id, quantity, price, execution_id, executed_at} ],
 --     "position": {symbol, quantity, avg_cost} | absent (0 deletes it),
 --     "cash_delta", "reserved_delta", "realized_delta": numbers,
 --     "outbox": [ {type, payload} ] }
--- Returns 1, or 0 when the order was not in the expected state (or a new
--- order's client_order_id exists): the caller rolls back.  Raises
--- SQLSTATE KX001 when buying power would go negative.
+-- Returns 1.  Raises SQLSTATE KX002 when the portfolio is no longer at
+-- expect_version, the order not in the expected state, or a new order's
+-- client_order_id exists (decide again, under the lock), and KX001 when
+-- buying power would go negative.
 CREATE FUNCTION trading.order_apply(p jsonb)
 RETURNS integer
 LANGUAGE plpgsql
@@ -165,6 +182,34 @@ DECLARE
     v_id    uuid := (p->'order'->>'id')::uuid;
     v_n     integer;
 BEGIN
+    IF p ? 'expect_version' THEN
+        PERFORM 1 FROM trading.portfolios pf
+          WHERE pf.user_id = v_user
+            AND pf.xmin = (p->>'expect_version')::xid
+            FOR UPDATE;
+
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'the portfolio changed' USING ERRCODE = 'KX002';
+        END IF;
+    END IF;
+
+    -- the conditional UPDATE of 0003: with check_buying_power, a change
+    -- that would overspend matches no row
+    UPDATE trading.portfolios pf
+       SET cash_balance = pf.cash_balance + (p->>'cash_delta')::numeric,
+           reserved_cash = pf.reserved_cash
+                           + (p->>'reserved_delta')::numeric,
+           realized_pl = pf.realized_pl + (p->>'realized_delta')::numeric
+     WHERE pf.user_id = v_user
+       AND (NOT coalesce((p->>'check_buying_power')::boolean, false)
+            OR pf.cash_balance + (p->>'cash_delta')::numeric
+               - pf.reserved_cash - (p->>'reserved_delta')::numeric >= 0);
+
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'insufficient buying power'
+              USING ERRCODE = 'KX001';
+    END IF;
+
     IF (p->>'insert')::boolean THEN
         INSERT INTO trading.orders
                (id, user_id, client_order_id, symbol, side, type,
@@ -205,7 +250,7 @@ BEGIN
 
     GET DIAGNOSTICS v_n = ROW_COUNT;
     IF v_n = 0 THEN
-        RETURN 0;
+        RAISE EXCEPTION 'the order changed' USING ERRCODE = 'KX002';
     END IF;
 
     INSERT INTO trading.order_events
@@ -239,23 +284,6 @@ BEGIN
                SET quantity = EXCLUDED.quantity,
                    avg_cost = EXCLUDED.avg_cost;
         END IF;
-    END IF;
-
-    -- the conditional UPDATE of 0003: with check_buying_power, a change
-    -- that would overspend matches no row
-    UPDATE trading.portfolios pf
-       SET cash_balance = pf.cash_balance + (p->>'cash_delta')::numeric,
-           reserved_cash = pf.reserved_cash
-                           + (p->>'reserved_delta')::numeric,
-           realized_pl = pf.realized_pl + (p->>'realized_delta')::numeric
-     WHERE pf.user_id = v_user
-       AND (NOT coalesce((p->>'check_buying_power')::boolean, false)
-            OR pf.cash_balance + (p->>'cash_delta')::numeric
-               - pf.reserved_cash - (p->>'reserved_delta')::numeric >= 0);
-
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'insufficient buying power'
-              USING ERRCODE = 'KX001';
     END IF;
 
     INSERT INTO trading.outbox (type, user_id, payload, created_at)

@@ -636,6 +636,11 @@ kx_txn_finish(kx_txn_t *t, kx_jw_t *out)
     kx_jw_dec_min(out, t->expect_filled);
     kx_jw_key(out, "check_buying_power");
     kx_jw_bool(out, t->check_buying_power);
+
+    if (a->version[0]) {
+        kx_jw_key(out, "expect_version");
+        kx_jw_str(out, a->version);
+    }
     kx_jw_key(out, "order");
     kx_txn_order_row(t, out);
 

@@ -49,6 +49,8 @@ typedef void (*kx_txn_uuid_pt)(char out[KX_TXN_UUID_LEN + 1]);
 typedef struct {
     int64_t             now;            /* the transaction's time, usec */
     char                user_id[KX_TXN_UUID_LEN + 1];
+    /* the portfolio's version as read; "" when read under the lock */
+    char                version[24];
     kx_dec_t            cash;
     kx_dec_t            reserved;
     kx_dec_t            realized;
