@@ -300,6 +300,7 @@ static char *
 kx_market_polygon_configure(ngx_conf_t *cf, ngx_str_t *args,
     ngx_uint_t nargs, void **conf)
 {
+    char                      *rv;
     u_char                    *eq;
     ngx_int_t                  n;
     ngx_str_t                  name, value;
@@ -420,8 +421,9 @@ kx_market_polygon_configure(ngx_conf_t *cf, ngx_str_t *args,
     }
 
     if (pc->stream) {
-        if (kx_market_polygon_parse_ws(cf, pc) != NGX_CONF_OK) {
-            return "polygon: invalid ws= (see the error above)";
+        rv = kx_market_polygon_parse_ws(cf, pc);
+        if (rv != NGX_CONF_OK) {
+            return rv;
         }
     }
 

@@ -181,6 +181,7 @@ $r = get('/v1/news/AAPL?limit=5');
 is $r->{status}, 200, 'news: 200';
 my $items = $r->{json}{news} // [];
 is scalar @$items, 2, 'news: two items';
+is $items->[0]{id}, 'JeJEhAVoKaqJ2zF9nzQYMg07UlEeWlis6Dsop33TPQY', "news: Polygon's id, whole";
 is $items->[0]{title}, "Apple\x{2019}s quarter beats estimates", 'news: title (UTF-8 kept)';
 is $items->[0]{summary}, 'Revenue rose.', 'news: summary from description';
 is $items->[0]{source}, 'MarketWatch', 'news: source from publisher.name';
@@ -352,5 +353,25 @@ is $ngb->http(GET => '/v1/quotes/TSLA')->{status}, 200, 'REST quote beside the s
 
 $ngb->stop;
 $poly->stop;
+
+# --- configuration errors ---------------------------------------------------
+
+for my $c ([ 'bogus=1', qr/invalid parameter "bogus=1"/ ],
+           [ 'ws=ftp://x/stocks', qr/ws= must start with ws:\/\/ or wss:\/\// ],
+           [ 'url=ftp://x', qr/url= must be an http/ ])
+{
+    my ($arg, $re) = @$c;
+    my $ok = eval {
+        start_nginx(<<"CONF");
+events { worker_connections 64; }
+http {
+    kx_market_provider polygon $arg;
+    server { listen 127.0.0.1:%%PORT%%; location /v1/ { kx_market; } }
+}
+CONF
+        1;
+    };
+    ok !$ok && ($@ // '') =~ $re, "kx_market_provider polygon $arg: refused";
+}
 
 done_testing;
