@@ -370,6 +370,8 @@ is_err(api($u3, POST => '/v1/orders', { symbol => 'AAPL', side => 'buy',
        403, 'too_many_open_orders', 'max_open_orders');
 
 # --- 50 simultaneous orders, each worth 10% of the cash ------------------------
+# (to the trading instance itself: the gateway's orders rate limit would
+# refuse most of them before they arrive)
 
 sub post_concurrent {
     my ($user, $bodies) = @_;
@@ -378,7 +380,7 @@ sub post_concurrent {
     my $sel = IO::Select->new;
     for my $i (0 .. $#$bodies) {
         my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                      PeerPort => $gw->port, Proto => 'tcp',
+                                      PeerPort => $trd->port, Proto => 'tcp',
                                       Timeout => 10) or die "connect: $!";
         binmode $s;
         my $b = json_encode($bodies->[$i]);
@@ -455,6 +457,7 @@ my %uniq = map { $_ => 1 } @seen;
 is scalar keys %uniq, $all, 'each once';
 
 # --- the accounting invariant after a random sequence ---------------------------
+# (to the trading instance itself, past the gateway's orders rate limit)
 
 my $u6 = new_user();
 srand(42);
@@ -466,7 +469,8 @@ for my $i (1 .. 200) {
     my $q6 = sprintf '%.6f', 0.5 + rand 20;
     $q6 =~ s/0+$//;
     $r = api($u6, POST => '/v1/orders', { symbol => $sym, side => $side,
-                                          type => 'market', quantity => $q6 });
+                                          type => 'market', quantity => $q6 },
+             direct => 1);
     $r->{status} == 201 ? $n201++ : $r->{status} == 403 ? $n403++
                         : diag "replay $i: $r->{status} $r->{body}";
 }
