@@ -103,8 +103,14 @@ sub all_published {
 # every entry of a stream: [[id, {field => value}], ...]
 sub xrange {
     my ($key) = @_;
-    my $r = $redis->command('XRANGE', $key, '-', '+');
-    return [ map { [ $_->[0], { @{ $_->[1] } } ] } @$r ];
+    my ($from, @all) = ('-');
+    while (1) {
+        my $r = $redis->command('XRANGE', $key, $from, '+', 'COUNT', 500);
+        push @all, map { [ $_->[0], { @{ $_->[1] } } ] } @$r;
+        last if @$r < 500;
+        $from = '(' . $r->[-1][0];
+    }
+    return \@all;
 }
 
 # event_id => number of entries in kx:events
