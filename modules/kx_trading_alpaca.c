@@ -1309,6 +1309,7 @@ kx_alpaca_report(kx_alpaca_poller_t *p, const kx_alpaca_order_t *a)
     ngx_str_t           id, order_id;
     ngx_int_t           rc;
     kx_broker_result_t  res;
+    char                filled[KX_DEC_FMT_MAX];
 
     ngx_memzero(&res, sizeof(kx_broker_result_t));
 
@@ -1328,10 +1329,11 @@ kx_alpaca_report(kx_alpaca_poller_t *p, const kx_alpaca_order_t *a)
     order_id.data = (u_char *) a->client_order_id;
     order_id.len = ngx_strlen(a->client_order_id);
 
+    (void) kx_dec_format_min(a->filled_qty, filled, sizeof(filled));
+
     ngx_log_error(NGX_LOG_INFO, p->log, 0,
                   "alpaca: order %V (client %V) is %s, filled %s",
-                  &id, &order_id, a->status_name,
-                  a->filled_qty.v ? "some" : "none");
+                  &id, &order_id, a->status_name, filled);
 
     if (kx_trading_broker_report == NULL) {
         return;

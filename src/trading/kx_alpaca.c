@@ -29,7 +29,13 @@ static int kx_alpaca_get_text(const kx_json_node_t *obj, const char *key,
     char *buf, size_t size, int required, kx_alpaca_err_t *err);
 static int kx_alpaca_get_dec(const kx_json_node_t *obj, const char *key,
     kx_dec_t *out, unsigned *rounded, int required, kx_alpaca_err_t *err);
-static int kx_alpaca_dec_round(const char *s, size_t len, kx_dec_t *out);
+static int kx_alpaca_get_qty(const kx_json_node_t *obj, const char *key,
+    kx_dec_t *out, unsigned *rounded, int required, kx_alpaca_err_t *err);
+static int kx_alpaca_get_amount(const kx_json_node_t *obj, const char *key,
+    kx_dec_t *out, unsigned *rounded, int required, kx_round_e mode,
+    kx_alpaca_err_t *err);
+static int kx_alpaca_dec_round(const char *s, size_t len, kx_round_e mode,
+    kx_dec_t *out);
 static int kx_alpaca_get_time(const kx_json_node_t *obj, const char *key,
     int64_t *out, kx_alpaca_err_t *err);
 static int kx_alpaca_get_flag(const kx_json_node_t *obj, const char *key);
@@ -166,9 +172,9 @@ kx_alpaca_order_parse(const kx_json_node_t *obj, kx_alpaca_order_t *a,
                               0, err)
         || kx_alpaca_get_text(obj, "status", a->status_name,
                               sizeof(a->status_name), 1, err)
-        || kx_alpaca_get_dec(obj, "qty", &a->qty, &rounded, 0, err)
+        || kx_alpaca_get_qty(obj, "qty", &a->qty, &rounded, 0, err)
         || kx_alpaca_get_dec(obj, "notional", &a->notional, &rounded, 0, err)
-        || kx_alpaca_get_dec(obj, "filled_qty", &a->filled_qty, &rounded, 1,
+        || kx_alpaca_get_qty(obj, "filled_qty", &a->filled_qty, &rounded, 1,
                              err)
         || kx_alpaca_get_dec(obj, "filled_avg_price", &a->filled_avg_price,
                              &rounded, 0, err)
@@ -249,8 +255,8 @@ kx_alpaca_position_parse(const kx_json_node_t *obj, kx_alpaca_position_t *p,
     if (kx_alpaca_get_text(obj, "symbol", p->symbol, sizeof(p->symbol), 1,
                            err)
         || kx_alpaca_get_text(obj, "side", side, sizeof(side), 0, err)
-        || kx_alpaca_get_dec(obj, "qty", &p->qty, &rounded, 1, err)
-        || kx_alpaca_get_dec(obj, "qty_available", &p->qty_available,
+        || kx_alpaca_get_qty(obj, "qty", &p->qty, &rounded, 1, err)
+        || kx_alpaca_get_qty(obj, "qty_available", &p->qty_available,
                              &rounded, 0, err)
         || kx_alpaca_get_dec(obj, "avg_entry_price", &p->avg_entry_price,
                              &rounded, 1, err)
@@ -394,8 +400,8 @@ kx_alpaca_msg_parse(const char *buf, size_t len, kx_alpaca_msg_t *m,
         || kx_alpaca_get_text(data, "execution_id", m->execution_id,
                               sizeof(m->execution_id), 0, err)
         || kx_alpaca_get_dec(data, "price", &m->price, &rounded, 0, err)
-        || kx_alpaca_get_dec(data, "qty", &m->qty, &rounded, 0, err)
-        || kx_alpaca_get_dec(data, "position_qty", &m->position_qty,
+        || kx_alpaca_get_qty(data, "qty", &m->qty, &rounded, 0, err)
+        || kx_alpaca_get_qty(data, "position_qty", &m->position_qty,
                              &rounded, 0, err)
         || kx_alpaca_get_time(data, "timestamp", &m->timestamp, err)
         || kx_alpaca_order_parse(kx_json_obj_get(data, "order"), &m->order,
@@ -933,10 +939,35 @@ kx_alpaca_get_text(const kx_json_node_t *obj, const char *key, char *buf,
 }
 
 
-/* a decimal string or number; absent or null is 0 unless required */
+/*
+ * A decimal string or number; absent or null is 0 unless required.
+ * Prices and money round half-even past 8 places; quantities round
+ * toward zero, so a notional order never holds more than it paid for
+ * (Alpaca gives 2.666666666 shares for $500 at 187.50: we keep
+ * 2.66666666, worth 499.99999875, not 2.66666667, worth 500.0000006).
+ */
 static int
 kx_alpaca_get_dec(const kx_json_node_t *obj, const char *key, kx_dec_t *out,
     unsigned *rounded, int required, kx_alpaca_err_t *err)
+{
+    return kx_alpaca_get_amount(obj, key, out, rounded, required,
+                                KX_ROUND_HALF_EVEN, err);
+}
+
+
+static int
+kx_alpaca_get_qty(const kx_json_node_t *obj, const char *key, kx_dec_t *out,
+    unsigned *rounded, int required, kx_alpaca_err_t *err)
+{
+    return kx_alpaca_get_amount(obj, key, out, rounded, required,
+                                KX_ROUND_DOWN, err);
+}
+
+
+static int
+kx_alpaca_get_amount(const kx_json_node_t *obj, const char *key,
+    kx_dec_t *out, unsigned *rounded, int required, kx_round_e mode,
+    kx_alpaca_err_t *err)
 {
     int                    rc;
     size_t                 n;
@@ -960,7 +991,7 @@ kx_alpaca_get_dec(const kx_json_node_t *obj, const char *key, kx_dec_t *out,
         s = kx_json_type(node) == KX_JSON_STRING ? kx_json_str(node, &n)
                                                  : kx_json_num_raw(node, &n);
 
-        if (s && kx_alpaca_dec_round(s, n, out) == 0) {
+        if (s && kx_alpaca_dec_round(s, n, mode, out) == 0) {
             *rounded = 1;
             return 0;
         }
@@ -973,12 +1004,14 @@ kx_alpaca_get_dec(const kx_json_node_t *obj, const char *key, kx_dec_t *out,
 
 
 /*
- * A plain decimal with more than 8 fraction digits, rounded half-even to
- * 8: the first 8 are read exactly, the rest decide the last digit.
- * Exponent forms are refused (Alpaca does not send them).
+ * A plain decimal with more than 8 fraction digits, rounded to 8 (half-
+ * even or toward zero): the first 8 are read exactly, the rest decide
+ * the last digit.  Exponent forms are refused (Alpaca does not send
+ * them).
  */
 static int
-kx_alpaca_dec_round(const char *s, size_t len, kx_dec_t *out)
+kx_alpaca_dec_round(const char *s, size_t len, kx_round_e mode,
+    kx_dec_t *out)
 {
     size_t    dot, i, keep;
     int       up, sticky;
@@ -1014,7 +1047,9 @@ kx_alpaca_dec_round(const char *s, size_t len, kx_dec_t *out)
         }
     }
 
-    up = s[keep] > '5' || (s[keep] == '5' && (sticky || (s[keep - 1] & 1)));
+    up = mode == KX_ROUND_HALF_EVEN
+         && (s[keep] > '5'
+             || (s[keep] == '5' && (sticky || (s[keep - 1] & 1))));
 
     if (up) {
         ulp.v = s[0] == '-' ? -1 : 1;

@@ -259,7 +259,8 @@ test_order_parse(void)
                      "\"filled_at\":\"2024-01-02T14:30:00.5-05:00\"}",
                      &a, &err);
     ok(rc == KX_ALPACA_OK, "filled notional order parses");
-    is_dec(a.filled_qty, "2.66666667", "9-place filled_qty rounded to 8");
+    is_dec(a.filled_qty, "2.66666666",
+           "9-place filled_qty rounded toward zero to 8");
     ok(a.rounded, "and flagged as rounded");
     ok(a.status == KX_ORDER_FILLED, "filled -> filled");
     is_int(a.filled_at, t("2024-01-02T19:30:00.500000Z"),
@@ -504,10 +505,10 @@ test_apply(void)
     kx_order_init(&o);
     o.notional = dec("500");
     o.status = KX_ORDER_ACCEPTED;
-    a = alpaca("filled", "2.66666667", "187.5");
+    a = alpaca("filled", "2.66666666", "187.5");
     rc = kx_alpaca_order_apply(&o, &a, 1000, &ch);
     ok(rc == KX_ALPACA_OK && o.status == KX_ORDER_FILLED,
-       "notional order filled (value a hair over the notional)");
+       "notional order filled (a hair under the notional)");
     is_dec(ch.fill_price, "187.5", "at Alpaca's price");
 }
 
@@ -659,12 +660,12 @@ test_position_account(void)
     is_dec(p.unrealized_pl, "100", "unrealized_pl");
     is_dec(p.current_price, "120", "current_price");
 
-    doc = parse("{\"symbol\":\"TSLA\",\"qty\":\"3\",\"side\":\"short\","
-                "\"avg_entry_price\":\"200.123456789\"}");
+    doc = parse("{\"symbol\":\"TSLA\",\"qty\":\"3.000000019\","
+                "\"side\":\"short\",\"avg_entry_price\":\"200.123456789\"}");
     rc = kx_alpaca_position_parse(kx_json_root(doc), &p, &err);
     kx_json_free(doc);
     ok(rc == KX_ALPACA_OK, "short position parses");
-    is_dec(p.qty, "-3", "short qty negative");
+    is_dec(p.qty, "-3.00000001", "short qty negative, rounded toward zero");
     is_dec(p.avg_entry_price, "200.12345679", "long price rounded half-even");
     ok(p.rounded, "flagged");
 

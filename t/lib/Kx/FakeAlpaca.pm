@@ -120,6 +120,7 @@ sub orders    { $_[0]->_control('orders') }
 sub order     { my ($s, $id) = @_; (grep { $_->{id} eq $id } @{ $s->orders })[0] }
 sub order_by_client_id {
     my ($s, $cid) = @_;
+    return undef unless defined $cid;
     return (grep { $_->{client_order_id} eq $cid } @{ $s->orders })[0];
 }
 sub positions { $_[0]->_control('positions') }
@@ -562,7 +563,7 @@ sub _remaining {
     # notional: fractional shares to 9 places, never above the notional
     my $paid = _paid($o);
     my $q = ($o->{notional} - $paid) / $price;
-    return $q->bfround(-9, 'zero');
+    return $q->bfround(-9, 'trunc');
 }
 
 sub _paid {
@@ -835,8 +836,10 @@ sub _num {
 
 sub _div {
     my ($a, $b) = @_;
-    my $q = Math::BigFloat->new($a)->bdiv($b, 40);
-    return $q->bfround(-12);
+    # precision (places), never accuracy too: mixing them gives NaN
+    # (and in scalar context: in list context bdiv divides integers)
+    my $q = Math::BigFloat->new($a)->bdiv($b, undef, -12);
+    return $q;
 }
 
 sub _fmt {
