@@ -399,6 +399,15 @@ kx_ws_upgrade_handler(ngx_event_t *wev)
     /* a graceful shutdown closes idle connections: that is how we learn */
     c->idle = 1;
 
+    /*
+     * Every frame is a message someone waits for: Nagle's algorithm with
+     * the peer's delayed ACKs would hold small frames back for tens of ms.
+     */
+    if (ngx_tcp_nodelay(c) != NGX_OK) {
+        kx_ws_destroy(wc);
+        return;
+    }
+
     ngx_add_timer(c->read, wc->authed ? wc->nmcf->ping_interval
                                       : wc->nmcf->auth_timeout);
 

@@ -548,4 +548,46 @@ is $m->{seq}, $eid, 'user events flow again';
 $rw->send_ping('alive');
 is $rw->recv_frame(3)->{payload}, 'alive', 'the socket lived through it';
 
+# --- through the shipped gateway ---------------------------------------------
+
+my $gw = start_instance('gateway', ports => $ports, pg => $pg, redis => $redis);
+
+my $gws = ws_connect($gw->ws_url("/ws?token=$T1"));
+is $gws->status, 101, 'gateway /ws?token=: 101';
+$gws->send_json({ action => 'subscribe', symbols => ['AMD'] });
+next_type($gws, 'subscribed');
+ok wait_subscribed('kx:quote:AMD'), 'subscribed through the gateway';
+my $qa = quote('AMD');
+publish('kx:quote:AMD', $qa);
+is $gws->recv(3), $qa, 'a quote through the gateway, byte for byte';
+$gws->close;
+
+$gws = ws_connect($gw->ws_url('/v1/market/stream'),
+                  headers => { Authorization => "Bearer $T2" });
+is $gws->status, 101, 'gateway /v1/market/stream with a bearer token: 101';
+$gws->close;
+
+$gws = ws_connect($gw->ws_url('/market/stream'));
+is $gws->status, 101, 'gateway without a token: upgraded';
+$gws->send_json({ action => 'auth', token => $T2 });
+is next_type($gws, 'authenticated')->{user_id}, $U2,
+   'first-message auth through the gateway';
+emit($U2, 'order.filled', fill('AMD'));
+is next_type($gws, 'order_filled')->{data}{symbol}, 'AMD',
+   'and the user events';
+$gws->close;
+
+$gws = ws_connect($gw->ws_url('/ws?token=forged.token.x'), allow_fail => 1);
+is $gws->status, 401, 'a bad token at the gateway: 401';
+
+$r = $gw->http(GET => '/notifications?limit=1', headers => \%A1);
+is $r->{status}, 200, 'GET /notifications through the gateway';
+is scalar @{ $r->{json}{notifications} }, 1, 'limit honoured';
+is $r->{headers}{'x-kx-service'}, 'notify', 'served by notify';
+$r = $gw->http(PUT => '/v1/preferences', headers => \%A1,
+               json => { sms_enabled => JSON::PP::true });
+is $r->{status}, 200, 'PUT /v1/preferences through the gateway';
+is $gw->http(GET => '/preferences', headers => \%A1)->{json}{sms_enabled},
+   JSON::PP::true, 'GET /preferences reads it back';
+
 done_testing();
