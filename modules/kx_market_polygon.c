@@ -10,7 +10,7 @@
  *                                [key_env=POLYGON_API_KEY] [stream=on|off]
  *                                [timeout=5s] [retries=1]
  *                                [ws_backoff=500ms] [ws_backoff_max=30s]
- *                                [ws_ping=30s];
+ *                                [ws_ping=30s] [ws_ca=file];
  *
  * REST (quote: the ticker's snapshot; bars: aggregates, following
  * next_url; news) goes through the shared non-blocking HTTP client,
@@ -85,6 +85,7 @@ typedef struct {
     ngx_msec_t                   ws_backoff;
     ngx_msec_t                   ws_backoff_max;
     ngx_msec_t                   ws_ping;
+    ngx_str_t                    ws_ca;        /* "": the system's CAs */
 #if (NGX_SSL)
     ngx_ssl_t                   *ssl;
 #endif
@@ -194,6 +195,17 @@ kx_market_provider_t  kx_market_provider_polygon = {
 /* --- configuration ---------------------------------------------------- */
 
 
+#if (NGX_SSL)
+
+static int
+kx_market_polygon_verify(int ok, X509_STORE_CTX *x509_store)
+{
+    return 1;
+}
+
+#endif
+
+
 static char *
 kx_market_polygon_parse_ws(ngx_conf_t *cf, kx_market_polygon_conf_t *pc)
 {
@@ -283,12 +295,30 @@ kx_market_polygon_parse_ws(ngx_conf_t *cf, kx_market_polygon_conf_t *pc)
         cln->handler = ngx_ssl_cleanup_ctx;
         cln->data = pc->ssl;
 
-        /* the peer's certificate against the system's store */
-        if (SSL_CTX_set_default_verify_paths(pc->ssl->ctx) != 1) {
+        /* the peer's certificate against the system's store, or ws_ca */
+        if (pc->ws_ca.len) {
+            if (ngx_conf_full_name(cf->cycle, &pc->ws_ca, 1) != NGX_OK) {
+                return NGX_CONF_ERROR;
+            }
+
+            if (SSL_CTX_load_verify_locations(pc->ssl->ctx,
+                                              (char *) pc->ws_ca.data, NULL)
+                != 1)
+            {
+                ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,
+                              "polygon: cannot load ws_ca=\"%V\"",
+                              &pc->ws_ca);
+                return NGX_CONF_ERROR;
+            }
+
+        } else if (SSL_CTX_set_default_verify_paths(pc->ssl->ctx) != 1) {
             return "polygon: cannot load the system's CA certificates";
         }
 
-        SSL_CTX_set_verify(pc->ssl->ctx, SSL_VERIFY_PEER, NULL);
+        /* as nginx's own proxy_ssl_verify: the handshake completes and
+         * kx_market_polygon_ws_ssl_done() reads the verdict */
+        SSL_CTX_set_verify(pc->ssl->ctx, SSL_VERIFY_PEER,
+                           kx_market_polygon_verify);
     }
 #endif
 
@@ -403,6 +433,21 @@ kx_market_polygon_configure(ngx_conf_t *cf, ngx_str_t *args,
             if (pc->ws_backoff_max == (ngx_msec_t) NGX_ERROR) {
                 goto invalid;
             }
+
+        } else if (name.len == 5 && ngx_strncmp(name.data, "ws_ca", 5) == 0) {
+            if (value.len == 0) {
+                goto invalid;
+            }
+
+            /* NUL-terminated for OpenSSL */
+            pc->ws_ca.data = ngx_pnalloc(cf->pool, value.len + 1);
+            if (pc->ws_ca.data == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            ngx_memcpy(pc->ws_ca.data, value.data, value.len);
+            pc->ws_ca.data[value.len] = '\0';
+            pc->ws_ca.len = value.len;
 
         } else if (name.len == 7 && ngx_strncmp(name.data, "ws_ping", 7) == 0)
         {
@@ -1162,11 +1207,14 @@ kx_market_polygon_ws_flush(kx_market_polygon_stream_t *st)
 static void
 kx_market_polygon_ws_close(kx_market_polygon_stream_t *st)
 {
+    ngx_pool_t        *pool;
     ngx_connection_t  *c;
 
     c = st->c;
 
     if (c != NULL) {
+        pool = c->pool;
+
 #if (NGX_SSL)
         if (c->ssl) {
             c->ssl->no_wait_shutdown = 1;
@@ -1175,6 +1223,10 @@ kx_market_polygon_ws_close(kx_market_polygon_stream_t *st)
 #endif
         ngx_close_connection(c);
         st->c = NULL;
+
+        if (pool) {
+            ngx_destroy_pool(pool);
+        }
     }
 
     if (st->ping.timer_set) {
@@ -1746,6 +1798,7 @@ kx_market_polygon_ws_ssl_done(ngx_connection_t *c)
 static void
 kx_market_polygon_ws_ssl(kx_market_polygon_stream_t *st)
 {
+    int                        ok;
     ngx_int_t                  rc;
     ngx_connection_t          *c;
     kx_market_polygon_conf_t  *pc;
@@ -1765,10 +1818,20 @@ kx_market_polygon_ws_ssl(kx_market_polygon_stream_t *st)
     ngx_memcpy(host, pc->ws.host.data, pc->ws.host.len);
     host[pc->ws.host.len] = '\0';
 
-    /* SNI, and the name the certificate must carry */
-    if (SSL_set_tlsext_host_name(c->ssl->connection, host) != 1
-        || SSL_set1_host(c->ssl->connection, host) != 1)
-    {
+    /*
+     * The name (or address) the certificate must carry, and SNI for a
+     * name: SSL_set1_host() would compare an address as a DNS name.
+     */
+    if (ngx_inet_addr((u_char *) host, pc->ws.host.len) != INADDR_NONE) {
+        ok = X509_VERIFY_PARAM_set1_ip_asc(
+                 SSL_get0_param(c->ssl->connection), host);
+
+    } else {
+        ok = SSL_set_tlsext_host_name(c->ssl->connection, host) == 1
+             && SSL_set1_host(c->ssl->connection, host) == 1;
+    }
+
+    if (!ok) {
         kx_market_polygon_ws_fail(st, "cannot set the TLS host name",
                                   NGX_LOG_ERR);
         return;
@@ -1881,6 +1944,15 @@ kx_market_polygon_ws_connect(kx_market_polygon_stream_t *st)
     }
 
     c = peer.connection;
+
+    /* TLS keeps its state in the connection's pool */
+    c->pool = ngx_create_pool(1024, st->log);
+    if (c->pool == NULL) {
+        ngx_close_connection(c);
+        kx_market_polygon_ws_fail(st, "out of memory", NGX_LOG_ERR);
+        return;
+    }
+
     c->data = st;
     c->read->handler = kx_market_polygon_ws_read;
     c->write->handler = kx_market_polygon_ws_write;

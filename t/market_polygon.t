@@ -14,6 +14,7 @@ use warnings;
 use Test::More;
 use Time::HiRes qw(time sleep);
 use POSIX qw(floor);
+use File::Temp ();
 
 use lib 't/lib';
 use Kx::Test;
@@ -352,6 +353,75 @@ ok wait_until(sub { $poly->ws_state->{authed} == 1 }, timeout => 10),
 is $ngb->http(GET => '/v1/quotes/TSLA')->{status}, 200, 'REST quote beside the stream: 200';
 
 $ngb->stop;
+
+# --- wss://: TLS verified against ws_ca (nginx terminates TLS for the fake) --
+
+my $dir = File::Temp::tempdir(CLEANUP => 1);
+my ($rc) = Kx::Test::_capture([ 'openssl', 'req', '-x509', '-newkey', 'rsa:2048',
+    '-nodes', '-keyout', "$dir/key.pem", '-out', "$dir/cert.pem", '-days', '2',
+    '-subj', '/CN=kx-polygon-test', '-addext', 'subjectAltName=IP:127.0.0.1' ]);
+is $rc, 0, 'a self-signed certificate for 127.0.0.1';
+
+my $tls = start_nginx(<<'CONF', vars => { CERT => "$dir/cert.pem", KEY => "$dir/key.pem",
+events { worker_connections 64; }
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:%%PORT%% ssl;
+        ssl_certificate %%CERT%%;
+        ssl_certificate_key %%KEY%%;
+        location / {
+            proxy_pass http://%%FAKE_ADDR%%;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection "upgrade";
+            proxy_read_timeout 1h;
+        }
+    }
+}
+CONF
+                                              FAKE_ADDR => '127.0.0.1:' . $poly->port });
+my $wss = 'wss://127.0.0.1:' . $tls->port . '/stocks';
+
+my $stream_conf = <<'CONF';
+master_process on;
+worker_processes 1;
+env POLYGON_API_KEY;
+events { worker_connections 256; }
+http {
+    access_log off;
+    kx_service market;
+    kx_redis_addr %%REDIS_ADDR%%;
+    kx_market_provider polygon url=%%POLY_URL%% ws=%%WSS%% %%CA%%
+                               ws_backoff=100ms ws_backoff_max=300ms;
+    kx_market_publish_interval 100ms;
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location /v1/ { kx_route market; kx_market; }
+    }
+}
+CONF
+
+# not trusted: the system's CAs do not know our certificate
+my $ngc = start_nginx($stream_conf, redis => $redis, env => { POLYGON_API_KEY => $KEY },
+    vars => { POLY_URL => $poly->url, WSS => $wss, CA => '' },
+    allow_log => [ qr/polygon stream/ ]);
+ok $ngc->wait_log(qr/polygon stream: certificate of 127\.0\.0\.1: \(\d+:/, timeout => 10),
+    'wss: a certificate the system does not trust is refused';
+$ngc->stop;
+
+$connects = $poly->ws_state->{connects};
+my $ngd = start_nginx($stream_conf, redis => $redis, env => { POLYGON_API_KEY => $KEY },
+    vars => { POLY_URL => $poly->url, WSS => $wss, CA => "ws_ca=$dir/cert.pem" },
+    allow_log => [ qr/polygon stream/ ]);
+ok wait_until(sub { my $s = $poly->ws_state; $s->{connects} > $connects && $s->{authed} == 1 },
+              timeout => 10), 'wss: connected through TLS, verified with ws_ca';
+$poly->ws_send(qq([{"ev":"Q","sym":"AAPL","bp":192.5,"bs":1,"ap":192.52,"as":2,"t":@{[ $t2 + 20 ]}}]));
+($pq) = next_quote(sub { ($_[0]{bid} // '') eq '192.50' });
+ok $pq, 'wss: quotes flow to kx:quote:AAPL';
+$ngd->stop;
+$tls->stop;
+
 $poly->stop;
 
 # --- configuration errors ---------------------------------------------------
