@@ -29,6 +29,8 @@
  *           the state it left: canceled, still open (pending_cancel: the
  *           final status comes from the poller), or filled (422 "not
  *           cancelable": the module applies the fills and answers 422).
+ *           An order Alpaca never received (no broker id, none by its
+ *           client_order_id) is canceled at once.
  *   sync    GET /v2/orders/{id}, or by client_order_id.
  * Results carry Alpaca's cumulative filled_qty and filled_avg_price (no
  * execution ids over REST); the module records the difference.
@@ -136,6 +138,7 @@ typedef struct {
     int64_t                   closed_after; /* usec */
     int64_t                   started;      /* this poll, usec */
     ngx_uint_t                reports;
+    ngx_uint_t                failures;     /* polls failed in a row */
 } kx_alpaca_poller_t;
 
 
@@ -754,6 +757,22 @@ kx_alpaca_call_answer(kx_alpaca_call_t *call, kx_http_response_t *res)
     if (e.retryable) {
         kx_alpaca_call_finish(call, KX_BROKER_UNAVAILABLE, call->reason);
 
+    } else if (e.not_found && call->op == KX_ALPACA_OP_CANCEL
+               && call->step == KX_ALPACA_STEP_FIND
+               && kx_order_status_is_open(call->order.status))
+    {
+        /*
+         * A cancel of an order whose submit never got an answer, and
+         * Alpaca has no order of this client_order_id: it never arrived
+         * (a timed-out attempt that did arrive would be found), so it
+         * will never execute there.  Canceled, and its reserve freed.
+         */
+        call->alpaca.status = KX_ORDER_CANCELED;
+        call->alpaca.filled_qty = call->order.filled_qty;
+        call->alpaca.filled_avg_price = call->order.filled_avg_price;
+        kx_alpaca_call_finish(call, KX_BROKER_OK,
+                              "never reached the broker");
+
     } else if (e.not_found) {
         kx_alpaca_call_finish(call, KX_BROKER_NOT_FOUND, call->reason);
 
@@ -1038,11 +1057,25 @@ kx_alpaca_poll_handler(kx_http_response_t *res, void *data)
     p->http = NULL;
 
     if (res->error != KX_HTTP_OK) {
-        ngx_log_error(NGX_LOG_WARN, p->log, 0,
-                      "alpaca: poll: %s (%s)",
-                      kx_http_error_text(res->error), res->message);
+        /* an outage is logged when it starts, then ever more rarely */
+        p->failures++;
+
+        if ((p->failures & (p->failures - 1)) == 0) {
+            ngx_log_error(NGX_LOG_WARN, p->log, 0,
+                          "alpaca: poll: %s (%s), %ui in a row",
+                          kx_http_error_text(res->error), res->message,
+                          p->failures);
+        }
+
         kx_alpaca_poll_done(p);
         return;
+    }
+
+    if (p->failures) {
+        ngx_log_error(NGX_LOG_NOTICE, p->log, 0,
+                      "alpaca: poll: answered again after %ui failures",
+                      p->failures);
+        p->failures = 0;
     }
 
     if (p->step == KX_ALPACA_POLL_VANISHED) {

@@ -363,6 +363,10 @@ is order_of($rest)->{status}, 'accepted', '... and the order still open';
 $fa->restart;
 $r = req(DELETE => "/v1/orders/$rest");
 is $r->{json}{status}, 'canceled', 'Alpaca back: the cancel goes through';
+$r = req(DELETE => "/v1/orders/$down");
+is $r->{json}{status}, 'canceled',
+   'the order that never reached Alpaca: its cancel is taken here';
+ok !$fa->order_by_client_id($down), '... and it is not at Alpaca';
 
 # --- wrong keys --------------------------------------------------------------
 
@@ -384,9 +388,14 @@ is $r->{json}{status}, 'canceled', 'Alpaca back: the cancel goes through';
 # --- every order we stored is accounted for --------------------------------
 
 my @ours = map { $_->[0] } $pg->rows("SELECT id FROM trading.orders "
-                                     . "WHERE status <> 'rejected'");
+                                     . "WHERE status <> 'rejected' "
+                                     . "AND broker_order_id IS NOT NULL");
 my %at = map { $_->{client_order_id} => $_ } @{ $fa->orders };
-my @missing = grep { !$at{$_} && $_ ne $unk && $_ ne $down } @ours;
-is_deeply \@missing, [], 'every accepted order is at Alpaca, once';
+my @missing = grep { !$at{$_} && $_ ne $unk } @ours;
+is_deeply \@missing, [], 'every order with a broker id is at Alpaca';
+is scalar(keys %at), scalar @{ $fa->orders }, '... each once';
+is db("SELECT count(*) FROM trading.orders WHERE status = 'new' "
+      . "AND id <> '$unk'"), 0,
+   'no order left new but the one Alpaca never saw (503 throughout)';
 
 done_testing;
