@@ -565,6 +565,12 @@ ngx_http_kx_trading_op_done(kx_trading_op_t *op)
     ctx->top = NULL;
     r = ctx->request;
 
+    if (op->written && kx_order_status_is_open(op->out.status)) {
+        /* resting: worker 0 follows its quotes at once (others learn it
+         * within kx_trading_sweep_interval) */
+        kx_trading_matcher_watch(op->out.symbol);
+    }
+
     if (op->status >= NGX_HTTP_BAD_REQUEST) {
         rc = ngx_http_kx_send_error(r, op->status, op->code,
                                     op->message[0] ? op->message : NULL);

@@ -485,4 +485,47 @@ is $pg->value("SELECT count(*) FROM trading.trades WHERE user_id = '$u6'"),
 is $pg->value("SELECT bool_and(quantity > 0) FROM trading.positions"
               . " WHERE user_id = '$u6'") // 't', 't', 'never short';
 
+# --- a stalled database: no blocking, a JSON 5xx ---------------------------------
+
+{
+    my $u8 = new_user();
+    api($u8, GET => '/v1/portfolio', undef, direct => 1);
+    $pg->kill_stop;
+    my $tok = stack_token($u8);
+    my $b = json_encode({ symbol => 'AAPL', side => 'buy', type => 'market',
+                          quantity => 1 });
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $trd->port, Proto => 'tcp',
+                                  Timeout => 5) or die "connect: $!";
+    syswrite $s, "POST /v1/orders HTTP/1.0\r\nHost: x\r\n"
+                 . "Authorization: Bearer $tok\r\n"
+                 . "Content-Type: application/json\r\n"
+                 . 'Content-Length: ' . length($b) . "\r\n\r\n$b";
+    my $t0 = Time::HiRes::time();
+    my $h = $trd->http(GET => '/v1/quotes-not-here');
+    ok Time::HiRes::time() - $t0 < 2,
+        'while an order waits for the database, the worker answers others';
+    my $buf = '';
+    my $sel = IO::Select->new($s);
+    while ($sel->can_read(15)) {
+        last unless sysread($s, $buf, 65536, length $buf);
+    }
+    $pg->kill_cont;
+    my ($st) = $buf =~ m{^HTTP/1\.\d (\d+)};
+    like $st // '', qr/^50[34]$/, "the stalled order gets a 503/504 ($st)";
+    like $buf, qr/"error":\{"code":"database_/, 'with a JSON error';
+    wait_until(sub { api($u8, GET => '/v1/portfolio', undef,
+                         direct => 1)->{status} == 200 }, timeout => 15);
+    # the order's statement may or may not have committed before the
+    # timeout: either way the account is whole
+    is $pg->value("SELECT round(p.cash_balance + coalesce((SELECT"
+                  . " sum(quantity * avg_cost) FROM trading.positions"
+                  . " WHERE user_id = p.user_id), 0) - p.realized_pl, 2)"
+                  . " = 100000 AND (SELECT count(*) FROM trading.orders"
+                  . " WHERE user_id = p.user_id) = (SELECT count(*)"
+                  . " FROM trading.trades WHERE user_id = p.user_id)"
+                  . " FROM trading.portfolios p WHERE user_id = '$u8'"),
+       't', 'the account is consistent afterwards';
+}
+
 done_testing;
