@@ -65,6 +65,12 @@ is $r->{status}, 201, 'accounts are served in the same instance';
 $r = $ng->http(GET => '/v1/users/me', headers => { Authorization => "Bearer $r->{json}{token}" });
 is $r->{json}{user}{email}, 'aio@example.com', 'and its token works';
 
+# trading asks the market service of this same instance for its quote
+$r = $ng->http(POST => '/orders', headers => { Authorization => 'Bearer ' . stack_token('0a1b2c3d-0000-4000-8000-00000000a10f') },
+               json => { symbol => 'AAPL', side => 'buy', type => 'market', quantity => 1 });
+is $r->{status}, 201, 'an order in the all-in-one instance';
+is $r->{json}{status}, 'filled', 'filled at the quote of the same instance';
+
 $r = $ng->http(GET => '/v1/nothing/here');
 is $r->{status}, 404, 'unknown route 404';
 is $r->{json}{error}{code}, 'not_found', 'JSON 404';
