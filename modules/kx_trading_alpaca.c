@@ -163,6 +163,7 @@ static ngx_int_t kx_alpaca_call_step(kx_alpaca_call_t *call,
 static void kx_alpaca_call_handler(kx_http_response_t *res, void *data);
 static void kx_alpaca_call_answer(kx_alpaca_call_t *call,
     kx_http_response_t *res);
+static void kx_alpaca_call_unreadable(kx_alpaca_call_t *call);
 static void kx_alpaca_call_finish(kx_alpaca_call_t *call,
     kx_broker_status_e status, const char *reason);
 static ngx_int_t kx_alpaca_read_order(kx_http_response_t *res,
@@ -667,8 +668,7 @@ kx_alpaca_call_answer(kx_alpaca_call_t *call, kx_http_response_t *res)
             if (kx_alpaca_read_order(res, &call->alpaca, call->log)
                 != NGX_OK)
             {
-                kx_alpaca_call_finish(call, KX_BROKER_ERROR,
-                                      "the broker's answer is not an order");
+                kx_alpaca_call_unreadable(call);
                 return;
             }
 
@@ -695,8 +695,7 @@ kx_alpaca_call_answer(kx_alpaca_call_t *call, kx_http_response_t *res)
             if (kx_alpaca_read_order(res, &call->alpaca, call->log)
                 != NGX_OK)
             {
-                kx_alpaca_call_finish(call, KX_BROKER_ERROR,
-                                      "the broker's answer is not an order");
+                kx_alpaca_call_unreadable(call);
                 return;
             }
 
@@ -773,6 +772,10 @@ kx_alpaca_call_answer(kx_alpaca_call_t *call, kx_http_response_t *res)
         kx_alpaca_call_finish(call, KX_BROKER_OK,
                               "never reached the broker");
 
+    } else if (e.not_found && call->op == KX_ALPACA_OP_SUBMIT) {
+        /* "client_order_id must be unique", yet not found by it */
+        kx_alpaca_call_finish(call, KX_BROKER_UNAVAILABLE, call->reason);
+
     } else if (e.not_found) {
         kx_alpaca_call_finish(call, KX_BROKER_NOT_FOUND, call->reason);
 
@@ -782,6 +785,44 @@ kx_alpaca_call_answer(kx_alpaca_call_t *call, kx_http_response_t *res)
     } else {
         /* 401 (our keys), 400: nothing the user did */
         kx_alpaca_call_finish(call, KX_BROKER_ERROR, call->reason);
+    }
+}
+
+
+/*
+ * A 2xx whose body is not an order.  A submit may have placed it: that
+ * is an unknown outcome, never a rejection (the poller finds the order
+ * by its client_order_id if it exists).  A cancel Alpaca took stands.
+ */
+static void
+kx_alpaca_call_unreadable(kx_alpaca_call_t *call)
+{
+    const char  *reason;
+
+    reason = "the broker's answer is not an order";
+
+    switch (call->op) {
+
+    case KX_ALPACA_OP_SUBMIT:
+        kx_alpaca_call_finish(call, KX_BROKER_UNAVAILABLE, reason);
+        return;
+
+    case KX_ALPACA_OP_CANCEL:
+        if (call->step == KX_ALPACA_STEP_GET && !call->refused) {
+            ngx_memzero(&call->alpaca, sizeof(kx_alpaca_order_t));
+            call->alpaca.status = call->order.status;
+            call->alpaca.filled_qty = call->order.filled_qty;
+            call->alpaca.filled_avg_price = call->order.filled_avg_price;
+            ngx_cpystrn((u_char *) call->alpaca.id,
+                        (u_char *) call->broker_id, KX_ALPACA_ID_MAX + 1);
+            kx_alpaca_call_finish(call, KX_BROKER_OK, NULL);
+            return;
+        }
+
+        /* fall through */
+
+    default:
+        kx_alpaca_call_finish(call, KX_BROKER_ERROR, reason);
     }
 }
 

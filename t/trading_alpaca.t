@@ -296,6 +296,18 @@ is scalar @{ $fa->requests(GET => qr{^/v2/orders:by_client_order_id$}) }, 1,
 $o = wait_order($lost, sub { ($_[0]{status} // '') eq 'filled' });
 is $o->{status}, 'filled', 'and it fills as usual';
 
+# --- a 200 whose body is not an order: unknown, never "rejected" ---------
+
+$fa->fail(POST => '^/v2/orders$',
+          { status => 200, apply => 1, content_type => 'text/html',
+            body => '<html>proxy says hello</html>' });
+$r = req(POST => '/v1/orders', { symbol => 'AAPL', side => 'buy',
+                                 type => 'market', quantity => '1' });
+is $r->{json}{status}, 'new', 'an unreadable 200: the order stays new';
+my $garbled = $r->{json}{id} // '';
+$o = wait_order($garbled, sub { ($_[0]{status} // '') eq 'filled' });
+is $o->{status}, 'filled', 'the poller finds it at Alpaca: filled';
+
 # --- 5xx throughout: the outcome is unknown, the order is kept -------------
 
 $fa->fail(POST => '^/v2/orders$',

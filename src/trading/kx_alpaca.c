@@ -697,7 +697,10 @@ kx_alpaca_error_map(kx_alpaca_call_e call, unsigned status, const char *body,
 
         if (call == KX_ALPACA_CALL_SUBMIT) {
             /* a resent submit: the first one got there */
-            if (kx_alpaca_contains(out->message, "client_order_id")) {
+            if (kx_alpaca_contains(out->message, "client_order_id")
+                && (kx_alpaca_contains(out->message, "unique")
+                    || kx_alpaca_contains(out->message, "already")))
+            {
                 out->duplicate = 1;
 
             } else {

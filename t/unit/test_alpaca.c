@@ -566,6 +566,11 @@ test_errors(void)
              "{\"code\":40010001,\"message\":"
              "\"client_order_id must be unique\"}",
              KX_ERR_UNPROCESSABLE, "d", "422 reused client_order_id: dup");
+    error_is(KX_ALPACA_CALL_SUBMIT, 422,
+             "{\"code\":40010001,\"message\":"
+             "\"client_order_id must be no more than 48 characters\"}",
+             KX_ERR_UNPROCESSABLE, "r", "422 on client_order_id's length: "
+             "rejected, not a duplicate");
     error_is(KX_ALPACA_CALL_CANCEL, 422,
              "{\"code\":42210000,\"message\":\"order is not cancelable\"}",
              KX_ERR_UNPROCESSABLE, "", "cancel 422 -> unprocessable");
