@@ -11,12 +11,13 @@
  *                              [secret_key_env=APCA_API_SECRET_KEY]
  *                              [timeout=5s] [attempt_timeout=0]
  *                              [retries=2] [poll=1s] [lookback=1h]
- *                              [resync=60s];
+ *                              [resync=60s] [health=on];
  *
  * The keys are read from the environment when the configuration is read
  * (the master's environment); a missing key is a configuration error.
  * They travel only in the APCA-API-KEY-ID / APCA-API-SECRET-KEY headers
- * and are never logged.
+ * and are never logged.  With health=on, GET /health checks that
+ * GET /v2/account answers with an ACTIVE account that may trade.
  *
  * Calls:
  *   submit  POST /v2/orders with our order id as client_order_id, which
@@ -50,6 +51,7 @@
 #include <ngx_core.h>
 #include <ngx_event.h>
 
+#include "ngx_http_kx.h"
 #include "kx_trading_broker.h"
 #include "kx_http.h"
 #include "trading/kx_alpaca.h"
@@ -59,6 +61,8 @@
 #define KX_ALPACA_LIST_LIMIT      500
 #define KX_ALPACA_CLOSED_MARGIN   INT64_C(60000000)     /* 1 min, in usec */
 #define KX_ALPACA_URL_MAX         512
+#define KX_ALPACA_HEALTH_CACHE    1000          /* ms */
+#define KX_ALPACA_HEALTH_TIMEOUT  2000          /* ms, at most */
 
 
 typedef struct {
@@ -70,6 +74,7 @@ typedef struct {
     ngx_msec_t                poll;
     ngx_msec_t                lookback;
     ngx_msec_t                resync;
+    ngx_flag_t                health;
 } kx_alpaca_conf_t;
 
 
@@ -142,6 +147,14 @@ typedef struct {
 } kx_alpaca_poller_t;
 
 
+/* a GET /health check of the account, and its cached answer */
+typedef struct {
+    kx_alpaca_conf_t               *conf;
+    ngx_http_kx_health_done_pt      done;
+    void                           *data;
+} kx_alpaca_check_t;
+
+
 static void *kx_alpaca_configure(ngx_conf_t *cf, ngx_str_t *args,
     ngx_uint_t n);
 static ngx_int_t kx_alpaca_conf_header(ngx_conf_t *cf, ngx_str_t *out,
@@ -171,6 +184,9 @@ static ngx_int_t kx_alpaca_read_order(kx_http_response_t *res,
 static kx_http_req_t *kx_alpaca_send(kx_alpaca_conf_t *conf, ngx_log_t *log,
     const char *method, ngx_str_t *path, ngx_str_t *body, size_t max_size,
     kx_http_handler_pt handler, void *data);
+static kx_http_req_t *kx_alpaca_send_spec(kx_alpaca_conf_t *conf,
+    kx_http_spec_t *spec, const char *method, ngx_str_t *path,
+    ngx_str_t *body, kx_http_handler_pt handler, void *data);
 static ngx_uint_t kx_alpaca_id_ok(const char *id);
 static ngx_uint_t kx_alpaca_http_alive(void);
 
@@ -188,6 +204,12 @@ static kx_alpaca_seen_t *kx_alpaca_seen_find(kx_alpaca_poller_t *p,
     const char *id, size_t len);
 static void kx_alpaca_seen_free(kx_alpaca_poller_t *p, kx_alpaca_seen_t *s);
 static int64_t kx_alpaca_now(void);
+
+static void kx_alpaca_health(void *check_data, ngx_log_t *log,
+    ngx_msec_t timeout, ngx_http_kx_health_done_pt done, void *data);
+static void kx_alpaca_health_handler(kx_http_response_t *res, void *data);
+static void kx_alpaca_health_answer(kx_alpaca_check_t *chk, ngx_uint_t ok,
+    const char *detail);
 
 
 /*
@@ -240,6 +262,7 @@ kx_alpaca_configure(ngx_conf_t *cf, ngx_str_t *args, ngx_uint_t n)
     ac->poll = 1000;
     ac->lookback = 3600 * 1000;
     ac->resync = 60 * 1000;
+    ac->health = 1;
 
     for (i = 0; i < n; i++) {
         eq = ngx_strlchr(args[i].data, args[i].data + args[i].len, '=');
@@ -281,6 +304,18 @@ kx_alpaca_configure(ngx_conf_t *cf, ngx_str_t *args, ngx_uint_t n)
                    && val.len)
         {
             secret_env = val;
+
+        } else if (key.len == 6 && ngx_strncmp(key.data, "health", 6) == 0)
+        {
+            if (val.len == 2 && ngx_strncmp(val.data, "on", 2) == 0) {
+                ac->health = 1;
+
+            } else if (val.len == 3 && ngx_strncmp(val.data, "off", 3) == 0) {
+                ac->health = 0;
+
+            } else {
+                goto invalid;
+            }
 
         } else if (key.len == 7 && ngx_strncmp(key.data, "retries", 7) == 0)
         {
@@ -342,6 +377,13 @@ kx_alpaca_configure(ngx_conf_t *cf, ngx_str_t *args, ngx_uint_t n)
 
     ngx_str_set(&ac->headers[2], "Accept: application/json");
     ngx_str_set(&ac->headers[3], "Content-Type: application/json");
+
+    if (ac->health
+        && ngx_http_kx_health_add(cf, "alpaca", kx_alpaca_health, ac)
+           != NGX_OK)
+    {
+        return NULL;
+    }
 
     return ac;
 
@@ -904,9 +946,28 @@ kx_alpaca_send(kx_alpaca_conf_t *conf, ngx_log_t *log, const char *method,
     ngx_str_t *path, ngx_str_t *body, size_t max_size,
     kx_http_handler_pt handler, void *data)
 {
-    u_char          *p;
-    kx_http_spec_t   spec;
-    u_char           url[KX_ALPACA_URL_MAX];
+    kx_http_spec_t  spec;
+
+    ngx_memzero(&spec, sizeof(kx_http_spec_t));
+
+    spec.timeout = conf->timeout;
+    spec.attempt_timeout = conf->attempt_timeout;
+    spec.max_retries = conf->retries;
+    spec.max_size = max_size;
+    spec.log = log;
+
+    return kx_alpaca_send_spec(conf, &spec, method, path, body, handler,
+                               data);
+}
+
+
+static kx_http_req_t *
+kx_alpaca_send_spec(kx_alpaca_conf_t *conf, kx_http_spec_t *spec,
+    const char *method, ngx_str_t *path, ngx_str_t *body,
+    kx_http_handler_pt handler, void *data)
+{
+    u_char  *p;
+    u_char   url[KX_ALPACA_URL_MAX];
 
     if (conf->url.len + path->len > sizeof(url)) {
         return NULL;
@@ -915,28 +976,21 @@ kx_alpaca_send(kx_alpaca_conf_t *conf, ngx_log_t *log, const char *method,
     p = ngx_cpymem(url, conf->url.data, conf->url.len);
     p = ngx_cpymem(p, path->data, path->len);
 
-    ngx_memzero(&spec, sizeof(kx_http_spec_t));
-
-    spec.method.data = (u_char *) method;
-    spec.method.len = ngx_strlen(method);
-    spec.url.data = url;
-    spec.url.len = p - url;
-    spec.headers = conf->headers;
-    spec.nheaders = body->len ? 4 : 3;
-    spec.body = *body;
-    spec.timeout = conf->timeout;
-    spec.attempt_timeout = conf->attempt_timeout;
-    spec.max_retries = conf->retries;
+    spec->method.data = (u_char *) method;
+    spec->method.len = ngx_strlen(method);
+    spec->url.data = url;
+    spec->url.len = p - url;
+    spec->headers = conf->headers;
+    spec->nheaders = body->len ? 4 : 3;
+    spec->body = *body;
 
     /*
      * All of them: GET and DELETE are, and a POST carries our order id
      * as client_order_id, which Alpaca takes once.
      */
-    spec.idempotent = 1;
-    spec.max_size = max_size;
-    spec.log = log;
+    spec->idempotent = 1;
 
-    return kx_http_request(&spec, handler, data);
+    return kx_http_request(spec, handler, data);
 }
 
 
@@ -1443,6 +1497,122 @@ kx_alpaca_seen_free(kx_alpaca_poller_t *p, kx_alpaca_seen_t *s)
 {
     ngx_rbtree_delete(&p->tree, &s->node);
     ngx_free(s);
+}
+
+
+/*
+ * GET /health: the account answers, is ACTIVE and may trade.  Nothing
+ * of the account is shown (/health is public), and an answer is reused
+ * for a second, so probes cost Alpaca's rate limit little.
+ */
+static ngx_msec_t   kx_alpaca_health_at;
+static ngx_uint_t   kx_alpaca_health_ok;
+static const char  *kx_alpaca_health_detail;
+
+
+static void
+kx_alpaca_health(void *check_data, ngx_log_t *log, ngx_msec_t timeout,
+    ngx_http_kx_health_done_pt done, void *data)
+{
+    kx_alpaca_conf_t   *ac = check_data;
+
+    ngx_str_t           path, body;
+    kx_http_spec_t      spec;
+    kx_alpaca_check_t  *chk;
+
+    if (kx_alpaca_health_at
+        && ngx_current_msec - kx_alpaca_health_at < KX_ALPACA_HEALTH_CACHE)
+    {
+        done(data, kx_alpaca_health_ok, kx_alpaca_health_detail);
+        return;
+    }
+
+    chk = ngx_alloc(sizeof(kx_alpaca_check_t), log);
+    if (chk == NULL) {
+        done(data, 0, "out of memory");
+        return;
+    }
+
+    chk->conf = ac;
+    chk->done = done;
+    chk->data = data;
+
+    ngx_memzero(&spec, sizeof(kx_http_spec_t));
+
+    spec.timeout = ngx_min(timeout, KX_ALPACA_HEALTH_TIMEOUT);
+    spec.log = ngx_cycle->log;      /* the probe may leave before */
+
+    ngx_str_set(&path, "/v2/account");
+    ngx_str_null(&body);
+
+    if (kx_alpaca_send_spec(ac, &spec, "GET", &path, &body,
+                            kx_alpaca_health_handler, chk)
+        == NULL)
+    {
+        ngx_free(chk);
+        done(data, 0, "cannot start a request");
+    }
+}
+
+
+static void
+kx_alpaca_health_handler(kx_http_response_t *res, void *data)
+{
+    kx_alpaca_check_t  *chk = data;
+
+    int                   rc;
+    kx_json_doc_t        *doc;
+    kx_alpaca_err_t       err;
+    kx_alpaca_account_t   acc;
+
+    if (res->error != KX_HTTP_OK) {
+        kx_alpaca_health_answer(chk, 0, res->error == KX_HTTP_TIMEOUT
+                                        ? "timeout" : "unreachable");
+        return;
+    }
+
+    if (res->status == 401 || res->status == 403) {
+        kx_alpaca_health_answer(chk, 0, "keys refused");
+        return;
+    }
+
+    if (res->status != 200
+        || kx_json_parse((char *) res->body.data, res->body.len, NULL, &doc,
+                         NULL) != KX_JSON_PE_OK)
+    {
+        kx_alpaca_health_answer(chk, 0, "bad answer");
+        return;
+    }
+
+    rc = kx_alpaca_account_parse(kx_json_root(doc), &acc, &err);
+    kx_json_free(doc);
+
+    if (rc != KX_ALPACA_OK) {
+        kx_alpaca_health_answer(chk, 0, "bad answer");
+
+    } else if (acc.account_blocked || acc.trading_blocked) {
+        kx_alpaca_health_answer(chk, 0, "trading blocked");
+
+    } else if (ngx_strcmp(acc.status, "ACTIVE") != 0) {
+        kx_alpaca_health_answer(chk, 0, "account not active");
+
+    } else {
+        kx_alpaca_health_answer(chk, 1, "account active");
+    }
+}
+
+
+static void
+kx_alpaca_health_answer(kx_alpaca_check_t *chk, ngx_uint_t ok,
+    const char *detail)
+{
+    kx_alpaca_health_at = ngx_current_msec ? ngx_current_msec : 1;
+    kx_alpaca_health_ok = ok;
+    kx_alpaca_health_detail = detail;
+
+    chk->done(chk->data, ok, detail);
+
+    ngx_free(chk);
 }
 
 

@@ -13,6 +13,7 @@ use warnings;
 
 use Test::More;
 use IO::Socket::INET;
+use JSON::PP ();
 use Time::HiRes qw(time sleep);
 
 use lib 't/lib';
@@ -115,14 +116,22 @@ sub post_start {
     like $@, qr/invalid option "pol=1s"/, 'an unknown option is refused';
 }
 
+# --- /health checks the account ------------------------------------------
+
+my $r = $ng->http(GET => '/health');
+is $r->{status}, 200, '/health: 200';
+is_deeply $r->{json}{checks}{alpaca}, { ok => JSON::PP::true(),
+                                        detail => 'account active' },
+    '/health: the Alpaca account is active (nothing else of it shown)';
+
 # --- a market order: the request, the answer, the fill by polling ---------
 
 my $cash0 = portfolio()->{cash_balance};
 is $cash0, '100000.00', 'a new account starts with the paper cash';
 
-my $r = req(POST => '/v1/orders', { symbol => 'AAPL', side => 'buy',
-                                    type => 'market', quantity => '2',
-                                    client_order_id => 'my-first-order' });
+$r = req(POST => '/v1/orders', { symbol => 'AAPL', side => 'buy',
+                                 type => 'market', quantity => '2',
+                                 client_order_id => 'my-first-order' });
 is $r->{status}, 201, 'market buy: 201';
 my $id = $r->{json}{id} // '';
 like $r->{json}{status} // '', qr/^(accepted|filled)$/,
@@ -369,6 +378,10 @@ is $r->{status}, 201, 'Alpaca down: 201';
 my $down = $r->{json}{id};
 is db("SELECT status FROM trading.orders WHERE id = '$down'"), 'new',
    'the order is stored, new';
+sleep 1.1;
+$r = $ng->http(GET => '/health');
+is $r->{status}, 503, '/health: 503 while Alpaca is down';
+is_deeply $r->{json}{failed}, ['alpaca'], '... naming alpaca';
 $r = req(DELETE => "/v1/orders/$rest");
 is $r->{status}, 503, 'a cancel while Alpaca is down: 503';
 is order_of($rest)->{status}, 'accepted', '... and the order still open';
@@ -392,6 +405,9 @@ ok !$fa->order_by_client_id($down), '... and it is not at Alpaca';
     my $bid = $br->{json}{id};
     ok !$fa->order_by_client_id($bid // 'none'),
        'Alpaca refused it (401): nothing placed';
+    $br = $bad->http(GET => '/health');
+    is $br->{json}{checks}{alpaca}{detail}, 'keys refused',
+       '/health: keys refused';
     is db("SELECT status FROM trading.orders ORDER BY created_at DESC "
           . "LIMIT 1"), 'rejected', 'rejected here';
     $bad->stop;
