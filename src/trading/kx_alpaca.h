@@ -28,8 +28,9 @@
  * than 8 fraction digits (Alpaca gives notional fills 9 places and some
  * account figures 14) is rounded to 8 -- prices and money half-even,
  * quantities toward zero (a notional order never holds more than it
- * paid for) -- and the struct's "rounded" flag says so.  Times are RFC 3339 ("...T20:40:50.916594602Z",
- * or with an offset), read as microseconds since the epoch; null is 0.
+ * paid for) -- and the struct's "rounded" flag says so.  Times are
+ * RFC 3339 ("...T20:40:50.916594602Z", or with an offset), read as
+ * microseconds since the epoch; null is 0.
  */
 
 #define KX_ALPACA_ID_MAX            64

@@ -540,7 +540,8 @@ test_errors(void)
 
     static const char  bp[] =
         "{\"buying_power\":\"176531.28\",\"code\":40310000,"
-        "\"cost_basis\":\"48640000\",\"message\":\"insufficient buying power\"}";
+        "\"cost_basis\":\"48640000\","
+        "\"message\":\"insufficient buying power\"}";
 
     kx_alpaca_error_map(KX_ALPACA_CALL_SUBMIT, 403, bp, strlen(bp), &e);
     ok(e.err == KX_ERR_INSUFFICIENT_BUYING_POWER && e.rejected
