@@ -84,7 +84,7 @@ kx_ws_handshake(ngx_http_request_t *r)
     ngx_connection_t           *c;
     kx_stream_id_t              from;
     kx_notify_main_conf_t      *nmcf;
-    ngx_http_variable_value_t  *sub, *rid;
+    ngx_http_variable_value_t  *sub, *rid, *ev;
     char                        accept[KX_WS_ACCEPT_LEN];
     u_char                      buf[512];
 
@@ -217,6 +217,13 @@ kx_ws_handshake(ngx_http_request_t *r)
     }
 
     if (sub && !sub->not_found) {
+        ev = ngx_http_get_indexed_variable(r, nmcf->exp_index);
+
+        if (ev && !ev->not_found) {
+            wc->exp = ngx_atotm(ev->data, ev->len);
+            wc->exp = (wc->exp == NGX_ERROR) ? 0 : wc->exp;
+        }
+
         if (kx_ws_hub_user(wc, sub->data, sub->len) != NGX_OK) {
             kx_ws_hub_remove(wc);
             kx_outq_free(&wc->out);
@@ -799,16 +806,11 @@ kx_ws_auth(kx_ws_conn_t *wc, kx_notify_cmd_t *cmd)
 {
     int               rc;
     size_t            len;
-    ngx_str_t         token;
+    ngx_str_t         token, *uid;
+    ngx_uint_t        resumed;
     const char       *out;
     kx_jw_t           w;
     kx_jwt_claims_t   claims;
-
-    if (wc->authed) {
-        kx_ws_conn_send_error(wc, "already_authenticated",
-                              "this socket is authenticated already");
-        return;
-    }
 
     token.data = (u_char *) cmd->token;
     token.len = cmd->token_len;
@@ -837,14 +839,31 @@ kx_ws_auth(kx_ws_conn_t *wc, kx_notify_cmd_t *cmd)
         return;
     }
 
-    if (kx_ws_hub_user(wc, (u_char *) claims.sub, claims.sub_len) != NGX_OK)
+    if (wc->authed) {
+        /* a fresh token of the same user extends the session */
+        uid = kx_ws_hub_user_id(wc);
+
+        if (claims.sub_len != uid->len
+            || ngx_strncasecmp((u_char *) claims.sub, uid->data,
+                               claims.sub_len) != 0)
+        {
+            kx_jwt_claims_free(&claims);
+            kx_ws_conn_send_error(wc, "already_authenticated",
+                                  "this socket belongs to another user");
+            return;
+        }
+
+    } else if (kx_ws_hub_user(wc, (u_char *) claims.sub, claims.sub_len)
+               != NGX_OK)
     {
         kx_jwt_claims_free(&claims);
         kx_ws_fail_reason(wc, KX_WS_CLOSE_INTERNAL, "out of memory");
         return;
     }
 
+    resumed = wc->authed;
     wc->authed = 1;
+    wc->exp = (time_t) claims.exp;
 
     kx_jw_init(&w);
     kx_jw_obj_begin(&w);
@@ -861,6 +880,10 @@ kx_ws_auth(kx_ws_conn_t *wc, kx_notify_cmd_t *cmd)
     }
 
     kx_jw_free(&w);
+
+    if (resumed) {
+        return;
+    }
 
     /* from the authentication deadline to the ping interval */
     ngx_add_timer(wc->c->read, wc->nmcf->ping_interval);
@@ -916,6 +939,15 @@ kx_ws_timeout(kx_ws_conn_t *wc)
         kx_ws_conn_send_error(wc, "unauthorized",
                               "no authentication in time");
         kx_ws_fail_reason(wc, KX_WS_CLOSE_POLICY, "authentication timeout");
+        ngx_add_timer(wc->c->read, KX_WS_CLOSE_WAIT);
+        return;
+    }
+
+    if (wc->exp && ngx_time() >= wc->exp) {
+        /* send {"action":"auth"} with a fresh token before this */
+        kx_ws_conn_send_error(wc, "token_expired",
+                              "the session's token expired");
+        kx_ws_fail_reason(wc, KX_WS_CLOSE_POLICY, "token expired");
         ngx_add_timer(wc->c->read, KX_WS_CLOSE_WAIT);
         return;
     }

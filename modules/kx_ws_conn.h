@@ -46,6 +46,7 @@ typedef struct {
     ngx_uint_t              ws_enabled;     /* a location has kx_notify_ws */
     ngx_int_t               sub_index;      /* $kx_jwt_sub */
     ngx_int_t               request_id_index;
+    ngx_int_t               exp_index;      /* $kx_jwt_claim_exp */
 } kx_notify_main_conf_t;
 
 
@@ -73,6 +74,7 @@ struct kx_ws_conn_s {
     kx_stream_id_t          last_sent;      /* user events */
     kx_stream_id_t          resume_from;    /* asked before "auth" */
     uint64_t                since_ms;       /* opened, wall clock */
+    time_t                  exp;            /* the token's, 0: none */
     kx_ws_replay_t         *replay;
 
     u_char                 *rbuf;           /* a partial frame, or NULL */
@@ -117,6 +119,8 @@ void kx_ws_hub_remove(kx_ws_conn_t *wc);
 ngx_int_t kx_ws_hub_subscribe(kx_ws_conn_t *wc, ngx_uint_t sym);
 void kx_ws_hub_unsubscribe(kx_ws_conn_t *wc, ngx_uint_t sym);
 ngx_int_t kx_ws_hub_user(kx_ws_conn_t *wc, u_char *uid, size_t len);
+/* the socket's user id (lower case) */
+ngx_str_t *kx_ws_hub_user_id(kx_ws_conn_t *wc);
 /* replay from wc->resume_from, then live events (user attached first) */
 ngx_int_t kx_ws_hub_resume(kx_ws_conn_t *wc);
 /* the queue drained: the next page of a replay may go */

@@ -406,6 +406,13 @@ kx_ws_hub_user(kx_ws_conn_t *wc, u_char *uid, size_t len)
 }
 
 
+ngx_str_t *
+kx_ws_hub_user_id(kx_ws_conn_t *wc)
+{
+    return &wc->user->sn.str;
+}
+
+
 static void
 kx_ws_hub_user_event(kx_redis_sub_event_e event, ngx_str_t *channel,
     ngx_str_t *message, void *data)

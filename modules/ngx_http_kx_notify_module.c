@@ -1162,6 +1162,7 @@ ngx_http_kx_notify_init_main_conf(ngx_conf_t *cf, void *conf)
 
     static ngx_str_t  sub = ngx_string("kx_jwt_sub");
     static ngx_str_t  rid = ngx_string("kx_request_id");
+    static ngx_str_t  exp = ngx_string("kx_jwt_claim_exp");
 
     ngx_conf_init_value(nmcf->events, 0);
     ngx_conf_init_msec_value(nmcf->ping_interval, 30000);
@@ -1182,6 +1183,11 @@ ngx_http_kx_notify_init_main_conf(ngx_conf_t *cf, void *conf)
 
     nmcf->request_id_index = ngx_http_get_variable_index(cf, &rid);
     if (nmcf->request_id_index == NGX_ERROR) {
+        return NGX_CONF_ERROR;
+    }
+
+    nmcf->exp_index = ngx_http_get_variable_index(cf, &exp);
+    if (nmcf->exp_index == NGX_ERROR) {
         return NGX_CONF_ERROR;
     }
 

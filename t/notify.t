@@ -227,7 +227,11 @@ $w->send_json({ action => 'auth', token => $T1 });
 $m = next_type($w, 'authenticated');
 is $m->{user_id}, $U1, 'first-message auth';
 $w->send_json({ action => 'auth', token => $T1 });
-is next_type($w, 'error')->{code}, 'already_authenticated', 'only once';
+is next_type($w, 'authenticated')->{user_id}, $U1,
+   'a fresh token of the same user renews the session';
+$w->send_json({ action => 'auth', token => $T2 });
+is next_type($w, 'error')->{code}, 'already_authenticated',
+   "another user's token: refused";
 $w->close;
 
 $w = ws('/ws');
@@ -455,7 +459,7 @@ is_deeply [map { $_->{type} } @$list], ['order_cancelled'],
 # a second instance with small queues and a short send timeout
 my $p2 = stack_ports();
 my $conf = instance_conf('notify', ports => $p2, pg => $pg, redis => $redis);
-$conf =~ s/(kx_service notify;)/$1\n    kx_notify_queue 64 256k;\n    kx_notify_send_timeout 2s;\n    kx_notify_auth_timeout 1s;/;
+$conf =~ s/(kx_service notify;)/$1\n    kx_notify_queue 64 256k;\n    kx_notify_send_timeout 2s;\n    kx_notify_auth_timeout 1s;\n    kx_notify_ping_interval 1s;/;
 $conf =~ s/kx_notify_events on;/kx_notify_events off;/;
 my $slowng = start_nginx($conf, vars => { PORT => $p2->{notify} },
                          env => { KX_JWT_SECRET => $STACK_SECRET });
@@ -471,6 +475,15 @@ $w = ws_connect($slowng->ws_url('/ws'));
 $f = $w->recv_frame(3);
 $f = $w->recv_frame(3) if $f && $f->{type} ne 'close';
 is $f->{code}, 1008, 'no auth within kx_notify_auth_timeout: 1008';
+
+# a session ends with its token
+$w = ws_connect($slowng->ws_url('/ws'));
+$w->send_json({ action => 'auth', token => stack_token($U1, exp => int(time) + 2) });
+next_type($w, 'authenticated');
+$m = next_type($w, 'error', 6);
+is $m->{code}, 'token_expired', 'the token expired: token_expired';
+$f = $w->recv_frame(3);
+is $f->{code}, 1008, 'then 1008';
 
 my $fast = ws2();
 my $slow = ws2();
@@ -514,7 +527,7 @@ ok $closed == 1008 || !$slow->is_open, "the slow socket is closed (code $closed)
 my $nap = ws_auth($T1);
 $nap->send_json({ action => 'subscribe', symbols => ['MSFT'] });
 next_type($nap, 'subscribed');
-my $big = 'y' x 30000;
+my $big = 'y' x 20000;
 for my $i (1 .. 300) {
     $rc->send_command('PUBLISH', 'kx:quote:MSFT', quote('MSFT', pad => $big, i => $i));
 }
