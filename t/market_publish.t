@@ -186,6 +186,19 @@ ok wait_until(sub { drain(0.2); @{ $msgs{'kx:quote:AAPL'} // [] } >= 2 },
 
 check_consistency('redis back', 30);
 
+# a reload: the new worker 0 publishes, the shared market goes on
+my $last = json_decode($msgs{'kx:quote:AAPL'}[-1])->{timestamp};
+$ng->reload;
+%msgs = ();
+ok wait_until(sub { drain(0.2); @{ $msgs{'kx:quote:AAPL'} // [] } >= 3 },
+              timeout => 10),
+    'after a reload: quotes are published';
+my @after = map { json_decode($_)->{timestamp} } @{ $msgs{'kx:quote:AAPL'} // [] };
+is scalar(grep { $_ le $last } @after), 0,
+    '... newer than before the reload, never repeated';
+my %seen;
+is scalar(grep { $seen{$_}++ } @after), 0, '... by one publisher (no duplicates)';
+
 $sub->close;
 $ng->stop;
 
