@@ -1388,6 +1388,19 @@ kx_alpaca_poll_note(kx_alpaca_poller_t *p, const kx_alpaca_order_t *a)
     len = ngx_strlen(a->id);
     s = kx_alpaca_seen_find(p, a->id, len);
 
+    if (s == NULL && kx_order_status_is_open(a->status)
+        && a->filled_qty.v == 0 && a->submitted_at
+        && kx_alpaca_now() - a->submitted_at
+           < ((int64_t) p->conf->timeout + 1000) * 1000)
+    {
+        /*
+         * Young and untouched: the worker that submitted it is applying
+         * Alpaca's answer, which says as much.  Left to the next poll,
+         * not raced.
+         */
+        return;
+    }
+
     if (s == NULL) {
         s = ngx_alloc(sizeof(kx_alpaca_seen_t), p->log);
         if (s == NULL) {

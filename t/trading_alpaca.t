@@ -238,6 +238,7 @@ $fa->set(fill => 'immediate');
 # --- a notional order: Alpaca fills fractional shares to 9 places --------
 
 $fa->set_price(AAPL => '187.5');
+my $cash1 = portfolio()->{cash_balance};
 $r = req(POST => '/v1/orders', { symbol => 'AAPL', side => 'buy',
                                  type => 'market', notional => '500' });
 is $r->{status}, 201, 'notional buy: 201';
@@ -245,7 +246,6 @@ my $notional = $r->{json}{id} // '';
 $sent = json_decode($fa->requests(POST => qr{^/v2/orders$})->[-1]{body});
 is_deeply [ @$sent{qw(notional qty)} ], [ '500', undef ],
     'notional sent, no qty';
-my $cash1 = portfolio()->{cash_balance};
 $o = wait_order($notional, sub { ($_[0]{status} // '') eq 'filled' });
 is $o->{status}, 'filled', 'filled';
 is $fa->order_by_client_id($notional)->{filled_qty}, '2.666666666',
