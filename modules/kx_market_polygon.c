@@ -23,7 +23,8 @@
  * and T.<sym> of every symbol of kx_symbols.h.  Each Q (NBBO) or T
  * (trade) event updates that symbol's quote, which goes to the
  * publisher; a snapshot of all symbols, fetched after every successful
- * auth, fills in the day's open and the previous close.  A dropped or
+ * auth and every 5 minutes while connected, fills in the day's open and
+ * the previous close.  A dropped or
  * refused connection is retried with decorrelated jittered backoff.
  *
  * Host names in ws= are resolved when the configuration is read (the
@@ -57,6 +58,7 @@
 #define KX_POLYGON_NEXT_MAX       2048
 #define KX_POLYGON_WS_MAX_MESSAGE (1024 * 1024)
 #define KX_POLYGON_WS_READ        16384
+#define KX_POLYGON_RESEED         300          /* s between snapshots */
 
 #define KX_POLYGON_WS_IDLE        0
 #define KX_POLYGON_WS_CONNECTING  1
@@ -149,6 +151,7 @@ struct kx_market_polygon_stream_s {
     kx_polygon_quote_t          *quotes;       /* per kx_symbols index */
     size_t                       nsyms;
     kx_http_req_t               *seed;
+    time_t                       seeded;       /* when last asked */
 };
 
 
@@ -1366,6 +1369,8 @@ kx_market_polygon_seed(kx_market_polygon_stream_t *st)
         return;
     }
 
+    st->seeded = ngx_time();
+
     syms = ngx_alloc(st->nsyms * sizeof(char *), st->log);
     size = pc->url.len + st->nsyms * (KX_POLYGON_SYM_MAX + 3) + 128;
     url = ngx_alloc(size, st->log);
@@ -1994,6 +1999,11 @@ kx_market_polygon_ws_keepalive(ngx_event_t *ev)
     }
 
     st->heard = 0;
+
+    /* a new session brings a new open and previous close */
+    if (ngx_time() - st->seeded >= KX_POLYGON_RESEED) {
+        kx_market_polygon_seed(st);
+    }
 
     if (kx_market_polygon_ws_queue(st, KX_WSC_OP_PING, (u_char *) "kx", 2)
         != NGX_OK
