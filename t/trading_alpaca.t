@@ -86,6 +86,8 @@ sub wait_order {
 
 sub portfolio { req(GET => '/v1/portfolio')->{json} // {} }
 
+my $t0;
+
 sub db { $pg->value($_[0]) }
 
 # a POST left in flight (http_start's shape): the socket and its start
@@ -305,6 +307,20 @@ is scalar @{ $fa->requests(GET => qr{^/v2/orders:by_client_order_id$}) }, 1,
 $o = wait_order($lost, sub { ($_[0]{status} // '') eq 'filled' });
 is $o->{status}, 'filled', 'and it fills as usual';
 
+# --- 429: rate limited, retried after Retry-After ------------------------
+
+$fa->reset_requests;
+$fa->fail(POST => '^/v2/orders$',
+          { status => 429, headers => { 'Retry-After' => '1' },
+            json => { code => 42910000, message => 'rate limit exceeded' } });
+$t0 = time;
+$r = req(POST => '/v1/orders', { symbol => 'AAPL', side => 'buy',
+                                 type => 'market', quantity => '1' });
+is $r->{status}, 201, 'Alpaca 429 once: 201';
+like $r->{json}{status}, qr/^(accepted|filled)$/, '... placed on the retry';
+cmp_ok time - $t0, '>=', 0.9, '... after Retry-After';
+is scalar @{ $fa->requests(POST => qr{^/v2/orders$}) }, 2, 'two attempts';
+
 # --- a 200 whose body is not an order: unknown, never "rejected" ---------
 
 $fa->fail(POST => '^/v2/orders$',
@@ -334,7 +350,7 @@ is db("SELECT status FROM trading.orders WHERE id = '$unk'"), 'new',
 # --- a timeout: the order reached Alpaca, the poller finds it --------------
 
 $fa->slow(4000);
-my $t0 = time;
+$t0 = time;
 $r = req(POST => '/v1/orders', { symbol => 'AAPL', side => 'buy',
                                  type => 'market', quantity => '1' });
 my $took = time - $t0;
