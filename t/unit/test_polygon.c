@@ -608,7 +608,8 @@ test_wsc(void)
     /* RFC 6455 5.7: a masked "Hello" */
     n = kx_wsc_frame(frame, sizeof(frame), KX_WSC_OP_TEXT,
                      (const unsigned char *) "Hello", 5, mask);
-    is_mem((char *) frame, n, "\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58", 11,
+    is_mem((char *) frame, n,
+           "\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58", 11,
            "wsc: the RFC's masked frame");
 
     memset(payload, 'a', sizeof(payload));
