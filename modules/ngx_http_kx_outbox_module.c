@@ -60,7 +60,7 @@
 #include <openssl/evp.h>
 
 
-#define KX_OUTBOX_BATCH_MAX      1000
+#define KX_OUTBOX_BATCH_MAX      5000
 #define KX_OUTBOX_NARGS          17
 #define KX_OUTBOX_ERROR_MAX      200
 
@@ -1229,7 +1229,8 @@ ngx_http_kx_outbox_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    ngx_conf_init_uint_value(omcf->batch, 100);
+    /* large enough that a relay behind under load catches up (bench/orders) */
+    ngx_conf_init_uint_value(omcf->batch, 500);
 
     if (omcf->batch == 0 || omcf->batch > KX_OUTBOX_BATCH_MAX) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
