@@ -22,6 +22,10 @@
 #include "core/kx_json.h"
 
 
+/* the longest cache key the module builds */
+#define KX_MARKET_KEY_MAX         160
+
+
 typedef enum {
     KX_MARKET_KIND_QUOTE = 0,
     KX_MARKET_KIND_HISTORY,
@@ -41,6 +45,7 @@ typedef struct {
 
     ngx_msec_t                publish_interval;   /* 0: no publisher */
     ngx_flag_t                cache;
+    ngx_msec_t                cache_lock;         /* 0: no lock */
     ngx_msec_t                ttl[KX_MARKET_KINDS];
     ngx_msec_t                sim_latency;
     ngx_int_t                 clock_offset;       /* ms, signed */

@@ -18,9 +18,13 @@
  * needed the provider's answer, joined or not) and
  * kx_market_provider_calls_total (flights: calls actually made).
  *
- * Flights are per worker: across workers two misses of one key may
- * still make two calls.  A short Redis lock (SET NX PX) could close
- * that gap; for the simulated market it would cost more than it saves.
+ * Across workers (and instances sharing the Redis), a flight first
+ * takes a short lock, SET <key>:lock NX PX <kx_market_cache_lock>: the
+ * worker that gets it calls the provider, stores the answer and drops
+ * the lock; the others poll for the stored answer every 20 ms and call
+ * the provider themselves only when the lock expires without one (its
+ * holder died or is slower than the lock).  Without Redis, flights are
+ * per worker.
  */
 
 
@@ -31,6 +35,9 @@
 #include "ngx_http_kx.h"
 #include "ngx_http_kx_io.h"
 #include "kx_market.h"
+
+
+#define KX_MARKET_LOCK_POLL  20
 
 
 typedef struct kx_market_flight_s  kx_market_flight_t;
@@ -52,6 +59,10 @@ struct kx_market_flight_s {
     ngx_queue_t                       waiters;
     ngx_queue_t                       all;      /* every flight */
     kx_market_call_t                 *call;
+    kx_redis_cmd_t                   *cmd;      /* lock SET or poll GET */
+    ngx_event_t                       poll;     /* the next poll */
+    ngx_msec_t                        waited;
+    ngx_uint_t                        locked;   /* we hold the lock */
     kx_market_fetch_t                 f;
     ngx_http_kx_market_main_conf_t   *mmcf;
 };
@@ -60,7 +71,17 @@ struct kx_market_flight_s {
 static void kx_market_cache_got_redis(kx_redis_status_e status,
     redisReply *reply, void *data);
 static ngx_int_t kx_market_cache_fly(kx_market_wait_t *w);
+static ngx_int_t kx_market_cache_lock(kx_market_flight_t *fl);
+static void kx_market_cache_locked(kx_redis_status_e status,
+    redisReply *reply, void *data);
+static void kx_market_cache_poll(ngx_event_t *ev);
+static void kx_market_cache_polled(kx_redis_status_e status,
+    redisReply *reply, void *data);
+static ngx_int_t kx_market_cache_call(kx_market_flight_t *fl);
 static void kx_market_cache_landed(kx_market_result_t *res, void *data);
+static void kx_market_cache_deliver(kx_market_flight_t *fl,
+    ngx_uint_t status, u_char *body, size_t len, const char *msg);
+static void kx_market_cache_unlock(kx_market_flight_t *fl);
 static void kx_market_cache_store(kx_market_flight_t *fl, u_char *body,
     size_t len);
 static void kx_market_cache_stored(kx_redis_status_e status,
@@ -259,8 +280,8 @@ kx_market_cache_got_redis(kx_redis_status_e status, redisReply *reply,
 static ngx_int_t
 kx_market_cache_fly(kx_market_wait_t *w)
 {
+    ngx_int_t                        rc;
     kx_market_flight_t              *fl;
-    kx_market_provider_t            *p;
     ngx_http_kx_market_main_conf_t  *mmcf;
 
     kx_market_count("kx_market_cache_misses_total", w->f.kind);
@@ -269,7 +290,6 @@ kx_market_cache_fly(kx_market_wait_t *w)
 
     if (fl == NULL) {
         mmcf = w->mmcf;
-        p = mmcf->provider;
 
         fl = ngx_calloc(sizeof(kx_market_flight_t) + w->f.key.len,
                         ngx_cycle->log);
@@ -283,27 +303,20 @@ kx_market_cache_fly(kx_market_wait_t *w)
         fl->mmcf = mmcf;
         ngx_queue_init(&fl->waiters);
 
-        switch (fl->f.kind) {
-        case KX_MARKET_KIND_QUOTE:
-            fl->call = p->quote(mmcf->provider_conf, &fl->f.query,
-                                ngx_cycle->log, kx_market_cache_landed, fl);
-            break;
-        case KX_MARKET_KIND_NEWS:
-            fl->call = p->news(mmcf->provider_conf, &fl->f.query,
-                               ngx_cycle->log, kx_market_cache_landed, fl);
-            break;
-        default: /* history, indicator */
-            fl->call = p->bars(mmcf->provider_conf, &fl->f.query,
-                               ngx_cycle->log, kx_market_cache_landed, fl);
-            break;
+        fl->poll.handler = kx_market_cache_poll;
+        fl->poll.data = fl;
+        fl->poll.log = ngx_cycle->log;
+
+        rc = kx_market_cache_lock(fl);
+
+        if (rc == NGX_DECLINED) {
+            rc = kx_market_cache_call(fl);
         }
 
-        if (fl->call == NULL) {
+        if (rc != NGX_OK) {
             ngx_free(fl);
             return NGX_ERROR;
         }
-
-        kx_market_count("kx_market_provider_calls_total", fl->f.kind);
 
         fl->sn.str = fl->f.key;
         fl->sn.node.key = ngx_crc32_long(fl->f.key.data, fl->f.key.len);
@@ -318,24 +331,186 @@ kx_market_cache_fly(kx_market_wait_t *w)
 }
 
 
+/* "<key>:lock" into buf (KX_MARKET_KEY_MAX + 8 bytes at least) */
+static void
+kx_market_cache_lock_key(kx_market_flight_t *fl, ngx_str_t *key, u_char *buf)
+{
+    key->data = buf;
+    key->len = ngx_cpymem(ngx_cpymem(buf, fl->f.key.data, fl->f.key.len),
+                          ":lock", 5)
+               - buf;
+}
+
+
+/*
+ * SET <key>:lock 1 NX PX <lock>: NGX_OK when sent, NGX_DECLINED when
+ * there is no lock to take (off, Redis down), NGX_ERROR.
+ */
+static ngx_int_t
+kx_market_cache_lock(kx_market_flight_t *fl)
+{
+    u_char      *p;
+    ngx_str_t    args[6];
+    kx_redis_t  *rd;
+    u_char       key[KX_MARKET_KEY_MAX + 8], ttl[NGX_INT_T_LEN];
+
+    if (fl->mmcf->cache_lock == 0 || fl->f.key.len > KX_MARKET_KEY_MAX) {
+        return NGX_DECLINED;
+    }
+
+    rd = kx_market_cache_redis(fl->mmcf);
+    if (rd == NULL) {
+        return NGX_DECLINED;
+    }
+
+    p = ngx_sprintf(ttl, "%M", fl->mmcf->cache_lock);
+
+    ngx_str_set(&args[0], "SET");
+    kx_market_cache_lock_key(fl, &args[1], key);
+    ngx_str_set(&args[2], "1");
+    ngx_str_set(&args[3], "NX");
+    ngx_str_set(&args[4], "PX");
+    args[5].data = ttl;
+    args[5].len = p - ttl;
+
+    fl->cmd = kx_redis_command(rd, args, 6, 0, kx_market_cache_locked, fl);
+
+    return fl->cmd ? NGX_OK : NGX_DECLINED;
+}
+
+
+static void
+kx_market_cache_locked(kx_redis_status_e status, redisReply *reply,
+    void *data)
+{
+    kx_market_flight_t *fl = data;
+
+    fl->cmd = NULL;
+
+    if (status == KX_REDIS_OK && reply->type == REDIS_REPLY_NIL) {
+        /* another worker asks the provider: wait for its answer */
+        ngx_add_timer(&fl->poll, KX_MARKET_LOCK_POLL);
+        return;
+    }
+
+    /* ours, or Redis failed us: ask the provider */
+    fl->locked = (status == KX_REDIS_OK
+                  && reply->type == REDIS_REPLY_STATUS);
+
+    if (kx_market_cache_call(fl) != NGX_OK) {
+        kx_market_cache_deliver(fl, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL, 0,
+                                "market data call failed");
+    }
+}
+
+
+static void
+kx_market_cache_poll(ngx_event_t *ev)
+{
+    kx_market_flight_t *fl = ev->data;
+
+    ngx_str_t    args[2];
+    kx_redis_t  *rd;
+
+    fl->waited += KX_MARKET_LOCK_POLL;
+
+    rd = kx_market_cache_redis(fl->mmcf);
+
+    if (rd && fl->waited <= fl->mmcf->cache_lock) {
+        ngx_str_set(&args[0], "GET");
+        args[1] = fl->f.key;
+
+        fl->cmd = kx_redis_command(rd, args, 2, 0, kx_market_cache_polled,
+                                   fl);
+        if (fl->cmd) {
+            return;
+        }
+    }
+
+    /* the lock's holder is gone or too slow, or Redis is: ask ourselves */
+    if (kx_market_cache_call(fl) != NGX_OK) {
+        kx_market_cache_deliver(fl, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL, 0,
+                                "market data call failed");
+    }
+}
+
+
+static void
+kx_market_cache_polled(kx_redis_status_e status, redisReply *reply,
+    void *data)
+{
+    kx_market_flight_t *fl = data;
+
+    fl->cmd = NULL;
+
+    if (status == KX_REDIS_OK && reply->type == REDIS_REPLY_STRING) {
+        /* stored by the worker that held the lock: nothing to store */
+        kx_market_cache_deliver(fl, NGX_HTTP_OK, (u_char *) reply->str,
+                                reply->len, NULL);
+        return;
+    }
+
+    /*
+     * Not there yet: take the lock if it is free again (its holder
+     * failed and dropped it), else wait another round.
+     */
+    if (status == KX_REDIS_OK && kx_market_cache_lock(fl) == NGX_OK) {
+        return;
+    }
+
+    if (kx_market_cache_call(fl) != NGX_OK) {
+        kx_market_cache_deliver(fl, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL, 0,
+                                "market data call failed");
+    }
+}
+
+
+/* the provider call of the flight */
+static ngx_int_t
+kx_market_cache_call(kx_market_flight_t *fl)
+{
+    kx_market_provider_t            *p;
+    ngx_http_kx_market_main_conf_t  *mmcf;
+
+    mmcf = fl->mmcf;
+    p = mmcf->provider;
+
+    switch (fl->f.kind) {
+    case KX_MARKET_KIND_QUOTE:
+        fl->call = p->quote(mmcf->provider_conf, &fl->f.query,
+                            ngx_cycle->log, kx_market_cache_landed, fl);
+        break;
+    case KX_MARKET_KIND_NEWS:
+        fl->call = p->news(mmcf->provider_conf, &fl->f.query,
+                           ngx_cycle->log, kx_market_cache_landed, fl);
+        break;
+    default: /* history, indicator */
+        fl->call = p->bars(mmcf->provider_conf, &fl->f.query,
+                           ngx_cycle->log, kx_market_cache_landed, fl);
+        break;
+    }
+
+    if (fl->call == NULL) {
+        return NGX_ERROR;
+    }
+
+    kx_market_count("kx_market_provider_calls_total", fl->f.kind);
+
+    return NGX_OK;
+}
+
+
 static void
 kx_market_cache_landed(kx_market_result_t *res, void *data)
 {
     kx_market_flight_t *fl = data;
 
-    void               *wdata;
-    size_t              len;
-    kx_jw_t             jw;
-    ngx_uint_t          status;
-    const char         *body, *msg;
-    ngx_queue_t         waiters, *q;
-    kx_market_wait_t   *w;
-    kx_market_got_pt    got;
+    size_t       len;
+    kx_jw_t      jw;
+    ngx_uint_t   status;
+    const char  *body, *msg;
 
     fl->call = NULL;
-
-    ngx_rbtree_delete(&kx_market_flights, &fl->sn.node);
-    ngx_queue_remove(&fl->all);
 
     kx_jw_init(&jw);
     body = NULL;
@@ -389,6 +564,53 @@ kx_market_cache_landed(kx_market_result_t *res, void *data)
         kx_market_cache_store(fl, (u_char *) body, len);
     }
 
+    /* after the SET on the same pipeline: pollers find the answer */
+    kx_market_cache_unlock(fl);
+
+    kx_market_cache_deliver(fl, status, (u_char *) body, len, msg);
+
+    kx_jw_free(&jw);
+}
+
+
+static void
+kx_market_cache_unlock(kx_market_flight_t *fl)
+{
+    ngx_str_t    args[2];
+    kx_redis_t  *rd;
+    u_char       key[KX_MARKET_KEY_MAX + 8];
+
+    if (!fl->locked) {
+        return;
+    }
+
+    fl->locked = 0;
+
+    rd = kx_market_cache_redis(fl->mmcf);
+    if (rd == NULL) {
+        return;     /* it expires */
+    }
+
+    ngx_str_set(&args[0], "DEL");
+    kx_market_cache_lock_key(fl, &args[1], key);
+
+    (void) kx_redis_command(rd, args, 2, 0, kx_market_cache_stored, NULL);
+}
+
+
+/* the flight is over: every waiter gets the answer; fl is freed */
+static void
+kx_market_cache_deliver(kx_market_flight_t *fl, ngx_uint_t status,
+    u_char *body, size_t len, const char *msg)
+{
+    void               *wdata;
+    ngx_queue_t         waiters, *q;
+    kx_market_wait_t   *w;
+    kx_market_got_pt    got;
+
+    ngx_rbtree_delete(&kx_market_flights, &fl->sn.node);
+    ngx_queue_remove(&fl->all);
+
     /* a waiter's answer may end other waits: take the list first */
     ngx_queue_init(&waiters);
 
@@ -409,10 +631,9 @@ kx_market_cache_landed(kx_market_result_t *res, void *data)
         wdata = w->data;
         ngx_free(w);
 
-        got(wdata, status, (u_char *) body, len, msg);
+        got(wdata, status, body, len, msg);
     }
 
-    kx_jw_free(&jw);
     ngx_free(fl);
 }
 
@@ -475,6 +696,14 @@ kx_market_cache_exit(void)
 
         if (fl->call) {
             fl->mmcf->provider->cancel(fl->call);
+        }
+
+        if (fl->cmd) {
+            kx_redis_cancel(fl->cmd);
+        }
+
+        if (fl->poll.timer_set) {
+            ngx_del_timer(&fl->poll);
         }
 
         /* the requests go with the worker; only the memory is ours */

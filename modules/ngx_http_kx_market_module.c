@@ -63,7 +63,6 @@
 #define KX_MARKET_PERIOD_MAX      1000
 #define KX_MARKET_NEWS_DEFAULT    10
 #define KX_MARKET_NEWS_MAX        50
-#define KX_MARKET_KEY_MAX         160
 
 #define KX_MARKET_SYMBOLS         1
 #define KX_MARKET_QUOTE           2
@@ -214,6 +213,13 @@ static ngx_command_t  ngx_http_kx_market_commands[] = {
       ngx_conf_set_flag_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_kx_market_main_conf_t, cache),
+      NULL },
+
+    { ngx_string("kx_market_cache_lock"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_kx_market_main_conf_t, cache_lock),
       NULL },
 
     { ngx_string("kx_market_cache_ttl"),
@@ -1991,6 +1997,7 @@ ngx_http_kx_market_create_main_conf(ngx_conf_t *cf)
     mmcf->hours = NGX_CONF_UNSET_UINT;
     mmcf->publish_interval = NGX_CONF_UNSET_MSEC;
     mmcf->cache = NGX_CONF_UNSET;
+    mmcf->cache_lock = NGX_CONF_UNSET_MSEC;
     mmcf->sim_latency = NGX_CONF_UNSET_MSEC;
     mmcf->clock_offset = NGX_CONF_UNSET;
 
@@ -2011,6 +2018,7 @@ ngx_http_kx_market_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(mmcf->hours, KX_SIM_HOURS_ALWAYS);
     ngx_conf_init_msec_value(mmcf->publish_interval, 250);
     ngx_conf_init_value(mmcf->cache, 1);
+    ngx_conf_init_msec_value(mmcf->cache_lock, 3000);
     ngx_conf_init_msec_value(mmcf->sim_latency, 0);
     ngx_conf_init_value(mmcf->clock_offset, 0);
 

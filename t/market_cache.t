@@ -205,6 +205,56 @@ for my $kind (
         'a client gone mid-flight: the answer still fills the cache';
 }
 
+# --- across workers: a Redis lock makes it one call per instance ----------
+
+{
+    my $two = start_nginx(<<'CONF2', redis => $redis);
+master_process on;
+worker_processes 2;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    kx_service market2;
+    kx_redis_addr %%REDIS_ADDR%%;
+    kx_market_seed 7;
+    kx_market_sim_latency 300ms;
+    kx_market_publish_interval 0;
+    server {
+        listen 127.0.0.1:%%PORT%% reuseport;
+        add_header X-Worker $pid always;
+        location /v1/ { kx_route market; kx_market; }
+        location = /metrics { kx_metrics; }
+    }
+}
+CONF2
+    my $calls = sub {
+        my $text = $two->http(GET => '/metrics')->{body};
+        return $text =~ /^kx_market_provider_calls_total\{service="market2",kind="history"\} (\d+)$/m ? $1 : 0;
+    };
+    my $c = $calls->();
+    my @res = http_concurrent($two->port, [('/v1/history/ORCL?timeframe=1d&limit=40') x 30], 10);
+    my %pids = map { ($_->{headers}{'x-worker'} // '') => 1 } @res;
+    is scalar(grep { $_->{status} == 200 } @res), 30, '2 workers: 30 concurrent misses 200';
+    cmp_ok scalar(keys %pids), '>=', 2, '... served by both workers';
+    my %bodies = map { $_->{body} => 1 } @res;
+    is scalar keys %bodies, 1, '... one body';
+    is $calls->() - $c, 1, '... ONE provider call across the workers (Redis lock)';
+    is scalar @{ $redis->command('KEYS', 'kx:mkt:sim-7-always:*:lock') }, 0,
+        '... and the lock is gone';
+    $two->stop;
+}
+
+# a lock whose holder never answers: wait for it to expire, then ask
+{
+    $redis->command('SET', 'kx:mkt:sim-42-always:quote:AMZN:lock', 'x',
+                    'PX', 800);
+    my $t0 = time;
+    my $r = get('/v1/quotes/AMZN');
+    my $secs = time - $t0;
+    is $r->{status}, 200, 'a stale lock: still 200';
+    ok $secs >= 0.75 && $secs < 3, sprintf('... after the lock expired (%.2f s)', $secs);
+}
+
 # --- Redis down: answers from the provider, never errors -------------------
 
 $redis->down;
