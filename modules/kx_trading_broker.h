@@ -69,12 +69,18 @@
 typedef enum {
     KX_BROKER_OK = 0,           /* the broker answered: see the result */
     KX_BROKER_REJECTED,         /* it refused the order/cancel: reason */
-    KX_BROKER_NOT_FOUND,        /* it does not know the order */
+    KX_BROKER_NOT_FOUND,        /* it does not know the order (cancel:
+                                   the module cancels it here) */
     KX_BROKER_UNAVAILABLE,      /* not reached, 5xx, timeout: the outcome
                                    is unknown (the module keeps the order
                                    as it was and syncs later) */
-    KX_BROKER_NOT_CONFIGURED,   /* keys missing, adapter not built in */
-    KX_BROKER_ERROR             /* anything else (bad answer): reason */
+    KX_BROKER_NOT_CONFIGURED,   /* keys missing, adapter not built in:
+                                   submit rejects the order */
+    KX_BROKER_ERROR             /* anything else (e.g. our keys refused):
+                                   submit rejects the order with reason;
+                                   a cancel answers 502.  An answer that
+                                   leaves the outcome unknown is
+                                   UNAVAILABLE, not ERROR */
 } kx_broker_status_e;
 
 

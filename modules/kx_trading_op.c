@@ -862,25 +862,42 @@ kx_trading_op_apply_result(kx_trading_op_t *op)
     res = &op->result;
     remote = !op->conf->broker->local;
 
-    if (res->status == KX_BROKER_REJECTED
-        || res->status == KX_BROKER_NOT_CONFIGURED
-        || res->status == KX_BROKER_ERROR)
-    {
-        if (op->origin == KX_TRADING_OP_CANCEL) {
-            /* a cancel the broker refused */
+    if (op->origin == KX_TRADING_OP_CANCEL) {
+
+        if (res->status == KX_BROKER_REJECTED) {
             return kx_trading_op_fail(op, NGX_HTTP_KX_UNPROCESSABLE,
                                       "order_not_cancelable", "%s",
                                       res->reason ? res->reason
                                                   : "refused by the broker");
         }
 
+        if (res->status == KX_BROKER_NOT_FOUND) {
+            /* never reached the broker: nothing there can fill it */
+            rc = kx_txn_status(t, KX_ORDER_CANCELED,
+                               "not at the broker");
+            return rc == KX_ORDER_OK ? NGX_OK : NGX_DECLINED;
+        }
+
+    } else if (res->status == KX_BROKER_REJECTED
+               || res->status == KX_BROKER_NOT_CONFIGURED
+               || res->status == KX_BROKER_ERROR)
+    {
+        /* the broker will never execute it */
         rc = kx_txn_status(t, KX_ORDER_REJECTED,
                            res->reason ? res->reason : "rejected");
         return rc == KX_ORDER_OK ? NGX_OK : NGX_DECLINED;
     }
 
     if (res->status != KX_BROKER_OK) {
-        /* unknown outcome: the order stays as it is */
+        /* unknown outcome: the order stays as it is, synced later */
+        if (op->origin == KX_TRADING_OP_CANCEL) {
+            return kx_trading_op_fail(op, NGX_HTTP_BAD_GATEWAY,
+                                      "broker_error", "%s",
+                                      res->reason ? res->reason
+                                                  : "the broker failed");
+        }
+
+        op->out = t->order;
         return NGX_DECLINED;
     }
 
@@ -1018,6 +1035,7 @@ kx_trading_op_remote_done(kx_broker_result_t *res, void *data)
     op->broker_call = 0;
 
     if (res->status == KX_BROKER_UNAVAILABLE) {
+        /* the outcome is unknown: the order stays as stored */
         if (op->origin == KX_TRADING_OP_PLACE) {
             op->out = op->broker_order;
             op->status = NGX_HTTP_CREATED;
