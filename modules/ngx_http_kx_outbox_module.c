@@ -54,6 +54,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_kx.h"
 #include "ngx_http_kx_io.h"
 #include "core/kx_outbox.h"
 
@@ -71,6 +72,9 @@
 typedef struct {
     ngx_str_t                   name;       /* schema.table */
     ngx_str_t                   source;     /* schema */
+    u_char                     *m_published;    /* GET /metrics series */
+    u_char                     *m_duplicates;
+    u_char                     *m_failed;
     u_char                     *probe_sql;
     u_char                     *fetch_sql;
     u_char                     *mark_sql;
@@ -131,9 +135,6 @@ struct ngx_http_kx_outbox_relay_s {
     kx_outbox_pace_t                 pace;
     ngx_uint_t                       skip_probe;
     ngx_uint_t                       failures;  /* rounds, for the log */
-
-    ngx_uint_t                       published;
-    ngx_uint_t                       duplicates;
 };
 
 
@@ -848,7 +849,6 @@ ngx_http_kx_outbox_mark(ngx_http_kx_outbox_relay_t *relay)
         row = &relay->rows[i];
 
         if (row->done) {
-            relay->published++;
             dups += row->duplicate;
         }
 
@@ -861,9 +861,17 @@ ngx_http_kx_outbox_mark(ngx_http_kx_outbox_relay_t *relay)
     p[-1] = '}';
     *p = '\0';
 
+    ngx_http_kx_metrics_count((ngx_cycle_t *) ngx_cycle,
+                              (char *) relay->table->m_published,
+                              relay->nrows - relay->failed - dups);
+    ngx_http_kx_metrics_count((ngx_cycle_t *) ngx_cycle,
+                              (char *) relay->table->m_failed,
+                              relay->failed);
+
     if (dups) {
         /* rare: a round that failed after publishing, or a stalled Redis */
-        relay->duplicates += dups;
+        ngx_http_kx_metrics_count((ngx_cycle_t *) ngx_cycle,
+                                  (char *) relay->table->m_duplicates, dups);
 
         ngx_log_error(NGX_LOG_NOTICE, relay->log, 0,
                       "kx_outbox %V: %ui of %ui events were published "
@@ -1066,6 +1074,23 @@ ngx_http_kx_outbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     t->name = value[1];
     t->source.data = value[1].data;
     t->source.len = schema_len;
+
+    t->m_published = ngx_pnalloc(cf->pool, 64 + value[1].len);
+    t->m_duplicates = ngx_pnalloc(cf->pool, 64 + value[1].len);
+    t->m_failed = ngx_pnalloc(cf->pool, 64 + value[1].len);
+
+    if (t->m_published == NULL || t->m_duplicates == NULL
+        || t->m_failed == NULL)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_sprintf(t->m_published, "kx_outbox_published_total{table=\"%V\"}%Z",
+                &value[1]);
+    ngx_sprintf(t->m_duplicates,
+                "kx_outbox_duplicates_total{table=\"%V\"}%Z", &value[1]);
+    ngx_sprintf(t->m_failed, "kx_outbox_failed_total{table=\"%V\"}%Z",
+                &value[1]);
 
     /* the name was checked above: it may go into SQL text */
 

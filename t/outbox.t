@@ -36,9 +36,12 @@ http {
     kx_outbox_interval 10ms 100ms;
     kx_outbox_retry 50ms 300ms;
 
+    kx_service trading;
+
     server {
         listen 127.0.0.1:%%PORT%%;
         location = /ping { return 200 "pong\n"; }
+        location = /metrics { kx_metrics; }
     }
 }
 CONF
@@ -122,6 +125,14 @@ sub event_counts {
     return \%n;
 }
 
+# kx_outbox_<name>_total of trading.outbox in GET /metrics
+sub metric {
+    my ($name, $ng_) = @_;
+    my $text = ($ng_ // $ng)->http(GET => '/metrics')->{body} // '';
+    return $text =~ /^kx_outbox_${name}_total\{service="trading",table="trading\.outbox"\} (\d+)$/m
+        ? $1 : 0;
+}
+
 sub dup_events {
     my $n = event_counts();
     return grep { $n->{$_} > 1 } keys %$n;
@@ -153,6 +164,7 @@ sub dup_events {
     is_deeply [ map { $_->[0] } @$global ], [ map { $_->[3] } @$rows ],
         '... and each row records its entry id (stream_id)';
     is_deeply [ map { $_->[4] } @$rows ], [ (1) x 5 ], 'one attempt each';
+    is metric('published'), 5, 'GET /metrics: kx_outbox_published_total 5';
     is_deeply [ map { $_->[5] } @$rows ], [ (undef) x 5 ], 'no errors';
 
     my $e = $global->[0][1];
@@ -266,6 +278,7 @@ sub dup_events {
     is_deeply [ map { $n->{$_} // 0 } @eids ], [ (1) x 8 ],
         '... each event once in kx:events';
     is_deeply [ dup_events() ], [], 'no event twice in kx:events';
+    ok metric('failed') >= 16, 'kx_outbox_failed_total counts the attempts';
 }
 
 # --- Redis stalled: commands time out, may still run: none twice -----------
@@ -283,6 +296,8 @@ sub dup_events {
     ok $pg->value("SELECT max(attempts) FROM trading.outbox "
                   . "WHERE event_id = '$eids[0]'") >= 2,
         '... after more than one attempt';
+    ok metric('duplicates') > 0,
+        'kx_outbox_duplicates_total: repeats were recognised';
 }
 
 # --- PostgreSQL restarted mid-stream: none lost, none twice ----------------
