@@ -43,6 +43,7 @@
 #include <openssl/x509v3.h>
 #endif
 
+#include "ngx_http_kx.h"
 #include "kx_http.h"
 #include "kx_market_provider.h"
 #include "core/kx_backoff.h"
@@ -152,6 +153,8 @@ struct kx_market_polygon_stream_s {
     size_t                       nsyms;
     kx_http_req_t               *seed;
     time_t                       seeded;       /* when last asked */
+    ngx_uint_t                   nq;           /* Q and T events of the */
+    ngx_uint_t                   nt;           /* message being read */
 };
 
 
@@ -1267,6 +1270,9 @@ kx_market_polygon_ws_fail(kx_market_polygon_stream_t *st, const char *why,
                                         st->delay, (uint32_t) ngx_random());
     st->attempt++;
 
+    ngx_http_kx_metrics_count((ngx_cycle_t *) ngx_cycle,
+                              "kx_market_polygon_stream_failures_total", 1);
+
     ngx_log_error(level, st->log, 0,
                   "polygon stream: %s; reconnecting in %L ms (attempt %ud)",
                   why, st->delay, st->attempt);
@@ -1511,6 +1517,12 @@ kx_market_polygon_ws_event(const kx_polygon_event_t *ev, void *data)
     case KX_POLYGON_EV_QUOTE:
     case KX_POLYGON_EV_TRADE:
 
+        if (ev->type == KX_POLYGON_EV_QUOTE) {
+            st->nq++;
+        } else {
+            st->nt++;
+        }
+
         i = kx_symbol_index(ev->symbol, ngx_strlen(ev->symbol));
 
         if (i >= 0 && (size_t) i < st->nsyms
@@ -1573,6 +1585,10 @@ kx_market_polygon_ws_process(kx_market_polygon_stream_t *st)
 
         ngx_log_error(NGX_LOG_INFO, st->log, 0,
                       "polygon stream: connected to %V", &st->conf->ws_url);
+
+        ngx_http_kx_metrics_count((ngx_cycle_t *) ngx_cycle,
+                                  "kx_market_polygon_stream_connects_total",
+                                  1);
     }
 
     while (off < st->in_len) {
@@ -1601,8 +1617,25 @@ kx_market_polygon_ws_process(kx_market_polygon_stream_t *st)
 
         case KX_WSC_OP_TEXT:
         case KX_WSC_OP_BINARY:
+            st->nq = 0;
+            st->nt = 0;
+
             rc = kx_polygon_ws_events((char *) msg.data, msg.len,
                                       kx_market_polygon_ws_event, st);
+
+            /* counted once a message: a burst holds hundreds of events */
+            if (st->nq) {
+                ngx_http_kx_metrics_count((ngx_cycle_t *) ngx_cycle,
+                    "kx_market_polygon_stream_events_total{ev=\"Q\"}",
+                    st->nq);
+            }
+
+            if (st->nt) {
+                ngx_http_kx_metrics_count((ngx_cycle_t *) ngx_cycle,
+                    "kx_market_polygon_stream_events_total{ev=\"T\"}",
+                    st->nt);
+            }
+
             if (st->c == NULL) {
                 return NGX_ERROR;
             }

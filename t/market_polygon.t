@@ -266,6 +266,7 @@ http {
     server {
         listen 127.0.0.1:%%PORT%%;
         location /v1/ { kx_route market; kx_market; }
+        location = /metrics { kx_metrics; }
     }
 }
 CONF
@@ -348,6 +349,17 @@ ok $ngb->wait_log(qr/polygon stream: auth_failed: authentication failed/, timeou
 $poly->set(key => $KEY);
 ok wait_until(sub { $poly->ws_state->{authed} == 1 }, timeout => 10),
     'stream: authenticated again once the key is right';
+
+# the stream's counters
+my $metrics = $ngb->http(GET => '/metrics')->{body} // '';
+my ($nq) = $metrics =~ /^kx_market_polygon_stream_events_total\{[^}]*ev="Q"[^}]*\} (\d+)$/m;
+my ($nt) = $metrics =~ /^kx_market_polygon_stream_events_total\{[^}]*ev="T"[^}]*\} (\d+)$/m;
+my ($nc) = $metrics =~ /^kx_market_polygon_stream_connects_total\{[^}]*\} (\d+)$/m;
+my ($nf) = $metrics =~ /^kx_market_polygon_stream_failures_total\{[^}]*\} (\d+)$/m;
+is $nq, 2, 'metrics: 2 Q events counted';
+is $nt, 1, 'metrics: 1 T event counted';
+cmp_ok $nc // 0, '>=', 4, "metrics: connections counted (@{[ $nc // 0 ]})";
+cmp_ok $nf // 0, '>=', 3, "metrics: failures counted (@{[ $nf // 0 ]})";
 
 # REST through the same instance still works
 is $ngb->http(GET => '/v1/quotes/TSLA')->{status}, 200, 'REST quote beside the stream: 200';
