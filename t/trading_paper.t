@@ -87,9 +87,10 @@ $r = post({ symbol => 'GOOGL', side => 'sell', type => 'limit',
 my $s = $r->{json};
 is $s->{status}, 'accepted', 'a limit sell rests';
 
+# one quote only: each quote through the limit fills the bid size again
+publish(symbol => 'GOOGL', price => '106.00', bid => '106.00',
+        ask => '106.10', bid_size => 3, ask_size => 3);
 $got = wait_until(sub {
-    publish(symbol => 'GOOGL', price => '106.00', bid => '106.00',
-            ask => '106.10', bid_size => 3, ask_size => 3);
     my $x = get("/v1/orders/$s->{id}");
     return $x->{json}{status} eq 'partially_filled' ? $x->{json} : undef;
 }, timeout => 10, interval => 0.3);
