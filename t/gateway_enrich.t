@@ -175,4 +175,32 @@ is $r->{json}{error}{code}, 'bad_gateway', '... JSON error';
 $r = $gw->http(GET => '/health');
 is $r->{status}, 200, 'the gateway itself is fine';
 
+# --- the monolith, with the real trading service ---------------------------
+
+my $aio = start_instance('all-in-one', ports => stack_ports(), pg => $pg,
+                         redis => $redis);
+my %me = (Authorization => 'Bearer '
+          . stack_token('0a1b2c3d-0000-4000-8000-0000000e0001'));
+
+$r = $aio->http(POST => '/v1/orders', headers => \%me,
+                json => { symbol => 'MSFT', side => 'buy', quantity => '2',
+                          type => 'market', time_in_force => 'day' });
+is $r->{status}, 201, 'all-in-one: a market order' or diag $r->{body};
+
+$r = $aio->http(GET => '/portfolio/enriched', headers => \%me);
+is $r->{status}, 200, 'all-in-one: enriched 200';
+$p = $r->{json} // {};
+is scalar @{ $p->{positions} // [] }, 1, '... one position';
+$x = $p->{positions}[0] // {};
+is $x->{symbol}, 'MSFT', '... MSFT';
+is e8($x->{quantity}), e8('2'), '... of 2 shares';
+is $x->{quote_status}, 'live', '... valued at a live quote';
+is e8($x->{market_value}), e8($x->{quantity}) * e8($x->{current_price}) / 10**8,
+    '... market value = qty x price';
+is e8($p->{total_value}), e8($p->{cash_balance}) + e8($x->{market_value}),
+    '... total = cash + positions';
+
+$r = $aio->http(GET => '/v1/portfolio/enriched');
+is $r->{status}, 401, 'all-in-one: no token 401';
+
 done_testing;
