@@ -33,7 +33,7 @@ KX_FUZZ_NAMES := $(patsubst fuzz/fuzz_%.c,%,$(KX_FUZZ_SRCS))
 KX_FUZZ_BINS := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(KX_FUZZ_NAMES))
 
 KX_CORE_OPT ?= -O2 -g
-KX_CORE_WARN := -std=gnu99 -Wall -Wextra -Werror
+KX_CORE_WARN := -std=gnu99 -Wall -Wextra -Wpointer-arith -Werror
 KX_CORE_SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
                      -fno-sanitize-recover=undefined
 
