@@ -952,6 +952,15 @@ kx_ws_timeout(kx_ws_conn_t *wc)
         return;
     }
 
+    if (!kx_outq_empty(&wc->out) && !wc->c->write->ready) {
+        /*
+         * Our output is stuck, so a ping could not have reached the peer:
+         * a stalled reader is the send timeout's business.
+         */
+        ngx_add_timer(wc->c->read, wc->nmcf->ping_interval);
+        return;
+    }
+
     if (wc->awaiting_pong) {
         ngx_log_error(NGX_LOG_INFO, wc->c->log, 0,
                       "kx_notify: no pong in time, closing");

@@ -74,6 +74,7 @@ struct kx_ws_replay_s {
 typedef struct {
     kx_notify_main_conf_t  *nmcf;
     kx_redis_t             *redis;
+    kx_redis_t             *users_redis;    /* user channels: our own */
     ngx_log_t              *log;
     ngx_queue_t             conns;
     kx_ws_sym_t            *syms;
@@ -123,6 +124,20 @@ kx_ws_hub_init(ngx_cycle_t *cycle, kx_notify_main_conf_t *nmcf)
         ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
                       "kx_notify: no kx_redis_addr, so no quotes and no "
                       "user events reach WebSockets");
+
+    } else {
+        /*
+         * A client matches each message against its subscriptions one by
+         * one: thousands of user channels beside the few dozen symbols
+         * would cost every quote that scan.  They get a connection of
+         * their own.
+         */
+        kx_ws_hub.users_redis = kx_redis_create(
+                                    ngx_http_kx_io_redis_conf(cycle),
+                                    cycle->log);
+        if (kx_ws_hub.users_redis == NULL) {
+            return NGX_ERROR;
+        }
     }
 
     kx_ws_hub.nsyms = kx_symbols_count();
@@ -153,6 +168,11 @@ kx_ws_hub_exit(void)
     kx_ws_hub.exiting = 1;
 
     kx_ws_conns_shutdown();
+
+    if (kx_ws_hub.users_redis) {
+        kx_redis_destroy(kx_ws_hub.users_redis);
+        kx_ws_hub.users_redis = NULL;
+    }
 
     ngx_free(kx_ws_hub.syms);
     kx_ws_hub.syms = NULL;
@@ -388,12 +408,12 @@ kx_ws_hub_user(kx_ws_conn_t *wc, u_char *uid, size_t len)
 
         ngx_rbtree_insert(&kx_ws_hub.users, &u->sn.node);
 
-        if (kx_ws_hub.redis) {
+        if (kx_ws_hub.users_redis) {
             p = ngx_sprintf(buf, "kx:user:%*s", len, lc);
             channel.data = buf;
             channel.len = p - buf;
 
-            u->sub = kx_redis_subscribe(kx_ws_hub.redis, &channel, 0,
+            u->sub = kx_redis_subscribe(kx_ws_hub.users_redis, &channel, 0,
                                         kx_ws_hub_user_event, u);
         }
     }
