@@ -23,10 +23,14 @@
  * queue or no write progress for kx_quotes_send_timeout closes it.  Each
  * write event is one writev() of everything queued.
  *
+ * Counters (connections, messages, queued, replaced, closed by reason) go
+ * to the instance's GET /metrics through the http core module.
+ *
  * Redis: the http block's per-worker client (kx_redis_addr, shared with
  * the other modules of the instance), or a client of this module's own
  * with kx_quotes_redis.  The module is built into the custom binary only
- * (see config): it uses the http io module's client and file helper.
+ * (see config): it uses the http modules' Redis client, file helper and
+ * metrics.
  */
 
 
@@ -34,6 +38,7 @@
 #include <ngx_core.h>
 #include <ngx_stream.h>
 
+#include "ngx_http_kx.h"
 #include "ngx_http_kx_io.h"
 #include "kx_jwt_conf.h"
 #include "gateway/kx_jwt.h"
@@ -46,6 +51,14 @@
 #define NGX_STREAM_KX_QUOTES_READ_MAX  65536   /* per read event */
 
 #define NGX_STREAM_KX_QUOTES_CHANNEL   "kx:quote:"
+
+/* a counter of the instance's GET /metrics (http core module) */
+#define ngx_stream_kx_quotes_count(series, n)                                 \
+    ngx_http_kx_metrics_count((ngx_cycle_t *) ngx_cycle, series, n)
+
+#define ngx_stream_kx_quotes_closed(reason)                                   \
+    ngx_stream_kx_quotes_count("kx_quotes_closed_total{reason=\"" reason     \
+                               "\"}", 1)
 
 
 typedef struct ngx_stream_kx_quotes_ctx_s   ngx_stream_kx_quotes_ctx_t;
@@ -328,6 +341,8 @@ ngx_stream_kx_quotes_handler(ngx_stream_session_t *s)
         return;
     }
 
+    ngx_stream_kx_quotes_count("kx_quotes_connections_total", 1);
+
     ctx->session = s;
     ctx->conf = conf;
     ctx->qmcf = qmcf;
@@ -462,6 +477,7 @@ ngx_stream_kx_quotes_write_handler(ngx_event_t *wev)
     if (wev->timedout) {
         ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT,
                       "kx_quotes: client stopped reading, closing");
+        ngx_stream_kx_quotes_closed("send_timeout");
         ngx_stream_finalize_session(s, NGX_STREAM_OK);
         return;
     }
@@ -470,6 +486,7 @@ ngx_stream_kx_quotes_write_handler(ngx_event_t *wev)
         ngx_log_error(NGX_LOG_INFO, c->log, 0,
                       "kx_quotes: client too slow (%ui messages queued), "
                       "closing", (ngx_uint_t) ctx->out.count);
+        ngx_stream_kx_quotes_closed("queue_full");
         ngx_stream_finalize_session(s, NGX_STREAM_OK);
         return;
     }
@@ -576,11 +593,13 @@ ngx_stream_kx_quotes_timer_handler(ngx_event_t *ev)
 
     if (ctx->authed) {
         ngx_log_error(NGX_LOG_INFO, c->log, 0, "kx_quotes: token expired");
+        ngx_stream_kx_quotes_closed("token_expired");
         (void) ngx_stream_kx_quotes_error(ctx, "token_expired",
                                           "the token expired: reconnect "
                                           "with a new one");
     } else {
         ngx_log_error(NGX_LOG_INFO, c->log, 0, "kx_quotes: no AUTH in time");
+        ngx_stream_kx_quotes_closed("auth_timeout");
         (void) ngx_stream_kx_quotes_error(ctx, "auth_timeout",
                                           "no AUTH in time");
     }
@@ -635,6 +654,7 @@ ngx_stream_kx_quotes_input(ngx_stream_kx_quotes_ctx_t *ctx, u_char *p,
         len = (nl ? nl : last) - p;
 
         if (ctx->line_len + len > max) {
+            ngx_stream_kx_quotes_closed("line_too_long");
             (void) ngx_stream_kx_quotes_error(ctx, "line_too_long",
                                               "a line is too long");
             ctx->draining = 1;
@@ -795,6 +815,8 @@ ngx_stream_kx_quotes_auth(ngx_stream_kx_quotes_ctx_t *ctx, u_char *p,
         }
 
         code = (rc == KX_JWT_EEXPIRED) ? "token_expired" : "invalid_token";
+
+        ngx_stream_kx_quotes_closed("auth_refused");
 
         (void) ngx_stream_kx_quotes_error(ctx, code, kx_jwt_strerror(rc));
         ctx->draining = 1;
@@ -1199,8 +1221,10 @@ ngx_stream_kx_quotes_message(kx_redis_sub_event_e event, ngx_str_t *channel,
 {
     ngx_stream_kx_quotes_sym_t *sym = data;
 
+    uint64_t                      replaced;
     ngx_queue_t                  *q, *next;
     kx_outq_msg_t                *m;
+    ngx_stream_kx_quotes_ctx_t   *ctx;
     ngx_stream_kx_quotes_link_t  *link;
 
     if (event != KX_REDIS_SUB_MESSAGE || ngx_queue_empty(&sym->links)) {
@@ -1222,17 +1246,29 @@ ngx_stream_kx_quotes_message(kx_redis_sub_event_e event, ngx_str_t *channel,
         return;
     }
 
+    replaced = 0;
+
     for (q = ngx_queue_head(&sym->links);
          q != ngx_queue_sentinel(&sym->links);
          q = next)
     {
         next = ngx_queue_next(q);
         link = ngx_queue_data(q, ngx_stream_kx_quotes_link_t, in_sym);
+        ctx = link->ctx;
 
-        (void) ngx_stream_kx_quotes_push(link->ctx, m, sym->index + 1);
+        replaced -= ctx->out.replaced;
+        (void) ngx_stream_kx_quotes_push(ctx, m, sym->index + 1);
+        replaced += ctx->out.replaced;
     }
 
     kx_outq_msg_unref(m);
+
+    ngx_stream_kx_quotes_count("kx_quotes_messages_total", 1);
+    ngx_stream_kx_quotes_count("kx_quotes_queued_total", sym->nlinks);
+
+    if (replaced) {
+        ngx_stream_kx_quotes_count("kx_quotes_replaced_total", replaced);
+    }
 }
 
 

@@ -55,8 +55,10 @@ events { worker_connections 1024; }
 http {
     kx_redis_addr %%REDIS_ADDR%%;
     kx_redis_backoff 50ms 300ms;
+    kx_service quotes-test;
     server {
         listen 127.0.0.1:%%PORT%%;
+        location = /metrics { kx_metrics; }
         location / { return 204; }
     }
 }
@@ -376,6 +378,28 @@ my $n = 0;
     $lag->send('PING');
     is $lag->json->{type}, 'pong', '... and stays connected';
     $lag->close;
+}
+
+# --- counters in GET /metrics ------------------------------------------------
+
+{
+    my $m = $ng->http(GET => '/metrics')->{body};
+    my %c = $m =~ /^(kx_quotes_\w+(?:\{[^}]*\})?) (\d+)$/mg;
+    my $svc = 'service="quotes-test"';
+    cmp_ok $c{"kx_quotes_connections_total{$svc}"} // 0, '>=', 10,
+        '/metrics: kx_quotes_connections_total';
+    cmp_ok $c{"kx_quotes_messages_total{$svc}"} // 0, '>=', 300,
+        '... kx_quotes_messages_total';
+    cmp_ok $c{"kx_quotes_queued_total{$svc}"} // 0, '>=', 300,
+        '... kx_quotes_queued_total';
+    cmp_ok $c{"kx_quotes_replaced_total{$svc}"} // 0, '>', 0,
+        '... kx_quotes_replaced_total (the lagging reader)';
+    for my $reason (qw(queue_full send_timeout auth_timeout auth_refused
+                       line_too_long)) {
+        cmp_ok $c{"kx_quotes_closed_total{$svc,reason=\"$reason\"}"} // 0,
+            '>=', 1, "... kx_quotes_closed_total reason=$reason"
+            or diag $m;
+    }
 }
 
 # --- token expiry -----------------------------------------------------------
