@@ -442,4 +442,31 @@ is db("SELECT count(*) FROM trading.orders WHERE status = 'new' "
       . "AND id <> '$unk'"), 0,
    'no order left new but the one Alpaca never saw (503 throughout)';
 
+# --- reload and quit while a poll hangs -------------------------------------
+
+{
+    my $ng2 = trading();
+    $fa->stall(1);
+    sleep 1.5;                      # the first poll is in flight, stalled
+    my @old = $ng2->worker_pids;
+    $t0 = time;
+    $ng2->reload;
+    wait_until(sub { !grep { kill 0, $_ } @old }, timeout => 10);
+    my $took = time - $t0;
+    cmp_ok $took, '<', 3,
+        sprintf('reload while a poll hangs: the old worker left in %.2fs',
+                $took);
+    $fa->stall(0);
+    is $ng2->http(GET => '/v1/portfolio', headers => \%auth)->{status}, 200,
+       'the new worker answers';
+    $fa->stall(1);
+    sleep 1.5;
+    $t0 = time;
+    $ng2->stop;
+    $took = time - $t0;
+    cmp_ok $took, '<', 3,
+        sprintf('quit while a poll hangs: %.2fs, a clean log', $took);
+    $fa->stall(0);
+}
+
 done_testing;
