@@ -31,7 +31,7 @@
  *           final status comes from the poller), or filled (422 "not
  *           cancelable": the module applies the fills and answers 422).
  *           An order Alpaca never received (no broker id, none by its
- *           client_order_id) is canceled at once.
+ *           client_order_id) is NOT_FOUND: the module cancels it here.
  *   sync    GET /v2/orders/{id}, or by client_order_id.
  * Results carry Alpaca's cumulative filled_qty and filled_avg_price (no
  * execution ids over REST); the module records the difference.
@@ -798,27 +798,17 @@ kx_alpaca_call_answer(kx_alpaca_call_t *call, kx_http_response_t *res)
     if (e.retryable) {
         kx_alpaca_call_finish(call, KX_BROKER_UNAVAILABLE, call->reason);
 
-    } else if (e.not_found && call->op == KX_ALPACA_OP_CANCEL
-               && call->step == KX_ALPACA_STEP_FIND
-               && kx_order_status_is_open(call->order.status))
-    {
-        /*
-         * A cancel of an order whose submit never got an answer, and
-         * Alpaca has no order of this client_order_id: it never arrived
-         * (a timed-out attempt that did arrive would be found), so it
-         * will never execute there.  Canceled, and its reserve freed.
-         */
-        call->alpaca.status = KX_ORDER_CANCELED;
-        call->alpaca.filled_qty = call->order.filled_qty;
-        call->alpaca.filled_avg_price = call->order.filled_avg_price;
-        kx_alpaca_call_finish(call, KX_BROKER_OK,
-                              "never reached the broker");
-
     } else if (e.not_found && call->op == KX_ALPACA_OP_SUBMIT) {
         /* "client_order_id must be unique", yet not found by it */
         kx_alpaca_call_finish(call, KX_BROKER_UNAVAILABLE, call->reason);
 
     } else if (e.not_found) {
+        /*
+         * sync, or a cancel of an order Alpaca has under neither id: a
+         * submit that never arrived (one that timed out but arrived
+         * would be found), so nothing there can fill it; the module
+         * cancels it here
+         */
         kx_alpaca_call_finish(call, KX_BROKER_NOT_FOUND, call->reason);
 
     } else if (e.rejected) {
