@@ -561,6 +561,26 @@ is $m->{seq}, $eid, 'user events flow again';
 $rw->send_ping('alive');
 is $rw->recv_frame(3)->{payload}, 'alive', 'the socket lived through it';
 
+# --- quotes from the market instance's publisher ------------------------------
+
+my $mkt = start_instance('market', ports => $ports, pg => $pg, redis => $redis);
+my $lw = ws_auth($T1);
+$lw->send_json({ action => 'subscribe', symbols => ['AAPL'] });
+next_type($lw, 'subscribed');
+my @mq;
+my $deadline = time + 10;
+while (@mq < 4 && time < $deadline) {
+    my $x = $lw->recv_json(3) or last;
+    push @mq, $x if ($x->{type} // '') eq 'quote' && !$x->{pad}
+                    && $x->{price} =~ /^\d+\.\d+$/ && !defined $x->{round};
+}
+is scalar @mq, 4, 'quotes published by the market instance arrive';
+is_deeply [map { $_->{symbol} } @mq], [('AAPL') x 4], 'for the symbol asked';
+ok((!grep { $mq[$_]{timestamp} le $mq[$_ - 1]{timestamp} } 1 .. $#mq),
+   'with increasing timestamps');
+$lw->close;
+$mkt->stop;
+
 # --- through the shipped gateway ---------------------------------------------
 
 my $gw = start_instance('gateway', ports => $ports, pg => $pg, redis => $redis);
