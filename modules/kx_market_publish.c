@@ -55,6 +55,8 @@ static void kx_market_publish_done(kx_redis_status_e status,
 
 
 static ngx_event_t                      kx_market_pub_ev;
+/* the timer's data: nginx's debug log reads it as a connection */
+static ngx_connection_t                 kx_market_pub_conn;
 static ngx_http_kx_market_main_conf_t  *kx_market_pub_mmcf;
 static kx_market_pub_quote_t           *kx_market_pub_quotes;
 static ngx_uint_t                       kx_market_pub_inflight;
@@ -110,7 +112,8 @@ kx_market_publish_init(ngx_cycle_t *cycle,
 
     kx_market_pub_ev.handler = kx_market_publish_tick;
     kx_market_pub_ev.log = cycle->log;
-    kx_market_pub_ev.data = &kx_market_pub_ev;
+    kx_market_pub_conn.fd = (ngx_socket_t) -1;
+    kx_market_pub_ev.data = &kx_market_pub_conn;
     kx_market_pub_ev.cancelable = 1;
 
     ngx_add_timer(&kx_market_pub_ev, mmcf->publish_interval);
