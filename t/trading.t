@@ -369,6 +369,28 @@ is_err(api($u3, POST => '/v1/orders', { symbol => 'AAPL', side => 'buy',
                                         time_in_force => 'gtc' }),
        403, 'too_many_open_orders', 'max_open_orders');
 
+my $u9 = new_user();
+api($u9, GET => '/v1/portfolio');
+$pg->psql("INSERT INTO trading.risk_limits (user_id, max_position_value,"
+          . " allow_short) VALUES ('$u9', 1000, true)");
+is_err(api($u9, POST => '/v1/orders', { symbol => 'AAPL', side => 'buy',
+                                        type => 'market', notional => 1500 }),
+       403, 'position_limit_exceeded', 'max_position_value');
+$r = api($u9, POST => '/v1/orders', { symbol => 'AAPL', side => 'sell',
+                                      type => 'market', quantity => 1 });
+is $r->{status}, 201, 'allow_short: a sell without shares';
+is $r->{json}{status}, 'filled', 'filled';
+is $pg->value("SELECT quantity FROM trading.positions WHERE user_id = '$u9'"),
+    '-1.00000000', 'a short position';
+$r = api($u9, POST => '/v1/orders', { symbol => 'AAPL', side => 'buy',
+                                      type => 'market', quantity => 1 });
+is $r->{json}{status}, 'filled', 'covered';
+is $pg->value("SELECT count(*) FROM trading.positions WHERE user_id = '$u9'"),
+    0, 'flat: the position is gone';
+is $pg->value("SELECT round(cash_balance - realized_pl, 2)"
+              . " FROM trading.portfolios WHERE user_id = '$u9'"),
+    '100000.00', 'cash - realized_pl is the start when flat';
+
 # --- 50 simultaneous orders, each worth 10% of the cash ------------------------
 # (to the trading instance itself: the gateway's orders rate limit would
 # refuse most of them before they arrive)
