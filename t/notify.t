@@ -623,4 +623,19 @@ is $r->{status}, 200, 'PUT /v1/preferences through the gateway';
 is $gw->http(GET => '/preferences', headers => \%A1)->{json}{sms_enabled},
    JSON::PP::true, 'GET /preferences reads it back';
 
+# --- a reload closes sockets with 1001 ----------------------------------------
+
+my $rl = ws_auth($T1);
+$rl->send_json({ action => 'subscribe', symbols => ['AAPL'] });
+next_type($rl, 'subscribed');
+$ntf->reload;
+my $bye;
+while (my $fr = $rl->recv_frame(10)) {
+    if ($fr->{type} eq 'close') { $bye = $fr->{code}; last }
+}
+is $bye, 1001, 'graceful shutdown of the old worker: 1001 going away';
+$rl = ws_auth($T1);
+is $rl->status, 101, 'the new worker serves WebSockets';
+$rl->close;
+
 done_testing();
