@@ -24,7 +24,9 @@
  *           makes a resent submit harmless: it is retried (timeouts, 5xx,
  *           429) within "timeout", and a "client_order_id must be unique"
  *           answer means an earlier attempt got there, so the order is
- *           read back by GET /v2/orders:by_client_order_id.
+ *           read back by GET /v2/orders:by_client_order_id.  While the
+ *           HTTP client's breaker for Alpaca is open nothing is sent and
+ *           the order is rejected at once.
  *   cancel  DELETE /v2/orders/{id} (found by client_order_id first when
  *           the order has no broker id yet), then GET /v2/orders/{id} for
  *           the state it left: canceled, still open (pending_cancel: the
@@ -673,6 +675,19 @@ kx_alpaca_call_handler(kx_http_response_t *res, void *data)
             ngx_cpystrn((u_char *) call->alpaca.id,
                         (u_char *) call->broker_id, KX_ALPACA_ID_MAX + 1);
             kx_alpaca_call_finish(call, KX_BROKER_OK, NULL);
+            return;
+        }
+
+        if (call->step == KX_ALPACA_STEP_POST
+            && res->error == KX_HTTP_BREAKER_OPEN && res->attempts == 0)
+        {
+            /*
+             * Alpaca is known to be down and nothing was sent: a clear
+             * refusal now, not an order left waiting to be placed at
+             * whatever price the market has when Alpaca is back.
+             */
+            kx_alpaca_call_finish(call, KX_BROKER_REJECTED,
+                                  "the broker is unavailable");
             return;
         }
 

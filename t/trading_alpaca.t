@@ -401,13 +401,30 @@ is_deeply $r->{json}{failed}, ['alpaca'], '... naming alpaca';
 $r = req(DELETE => "/v1/orders/$rest");
 is $r->{status}, 503, 'a cancel while Alpaca is down: 503';
 is order_of($rest)->{status}, 'accepted', '... and the order still open';
+# the failed polls and calls open the HTTP client's breaker for Alpaca
+my ($fast, @unsent) = (undef, $down);
+wait_until(sub {
+    $r = req(POST => '/v1/orders', { symbol => 'AAPL', side => 'buy',
+                                     type => 'market', quantity => '1' });
+    $fast = $r;
+    push @unsent, $r->{json}{id} if ($r->{json}{status} // '') eq 'new';
+    ($r->{json}{status} // '') eq 'rejected';
+}, timeout => 10, interval => 0.3);
+is $fast->{json}{status}, 'rejected',
+   'once Alpaca is known down (breaker open): orders are rejected at once';
+like db("SELECT reject_reason FROM trading.orders "
+        . "ORDER BY created_at DESC LIMIT 1"),
+     qr/unavailable/, '... "the broker is unavailable"';
 $fa->restart;
-$r = req(DELETE => "/v1/orders/$rest");
+wait_until(sub { $r = req(DELETE => "/v1/orders/$rest");
+                 $r->{status} != 503 }, timeout => 15, interval => 0.5);
 is $r->{json}{status}, 'canceled', 'Alpaca back: the cancel goes through';
-$r = req(DELETE => "/v1/orders/$down");
-is $r->{json}{status}, 'canceled',
-   'the order that never reached Alpaca: its cancel is taken here';
-ok !$fa->order_by_client_id($down), '... and it is not at Alpaca';
+my @canceled = grep { req(DELETE => "/v1/orders/$_")->{json}{status} eq
+                       'canceled' } @unsent;
+is scalar @canceled, scalar @unsent,
+   'orders that never reached Alpaca: their cancels are taken here';
+ok !(grep { $fa->order_by_client_id($_) } @unsent),
+   '... and none of them is at Alpaca';
 
 # --- wrong keys --------------------------------------------------------------
 
@@ -439,7 +456,7 @@ my @missing = grep { !$at{$_} && $_ ne $unk } @ours;
 is_deeply \@missing, [], 'every order with a broker id is at Alpaca';
 is scalar(keys %at), scalar @{ $fa->orders }, '... each once';
 is db("SELECT count(*) FROM trading.orders WHERE status = 'new' "
-      . "AND id <> '$unk'"), 0,
+      . "AND id NOT IN ('$unk')"), 0,
    'no order left new but the one Alpaca never saw (503 throughout)';
 
 # --- reload and quit while a poll hangs -------------------------------------
