@@ -1040,7 +1040,8 @@ kx_ws_flush(kx_ws_conn_t *wc)
             ngx_post_event(wev, &ngx_posted_events);
 
         } else if (sent < 0) {
-            ngx_log_error(NGX_LOG_INFO, c->log, err, "kx_notify: writev() failed");
+            ngx_log_error(NGX_LOG_INFO, c->log, err,
+                          "kx_notify: writev() failed");
             kx_ws_destroy(wc);
             return NGX_DONE;
 
