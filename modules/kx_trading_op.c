@@ -342,7 +342,8 @@ kx_trading_order_from_row(PGresult *pr, int row, int c, kx_order_t *o,
         kx_trading_str(pr, row, c + 15, broker_order_id, boid_size);
     }
 
-    /* c + 16: reject_reason */
+    kx_trading_str(pr, row, c + 16, o->reject_reason,
+                   sizeof(o->reject_reason));
 
     o->created_at = kx_trading_int(pr, row, c + 17);
     o->updated_at = kx_trading_int(pr, row, c + 18);

@@ -889,6 +889,10 @@ kx_order_jw(kx_jw_t *w, const kx_order_t *o)
     kx_order_jw_time(w, o->canceled_at);
     kx_jw_key(w, "expired_at");
     kx_order_jw_time(w, o->expired_at);
+    kx_jw_key(w, "triggered_at");
+    kx_order_jw_time(w, o->triggered_at);
+    kx_jw_key(w, "reject_reason");
+    kx_jw_str(w, o->reject_reason[0] ? o->reject_reason : NULL);
 
     kx_jw_obj_end(w);
 }

@@ -32,6 +32,8 @@
 #define KX_ORDER_NOTIONAL_PLACES    2
 #define KX_ORDER_PRICE_PLACES       4
 
+#define KX_ORDER_REASON_MAX         160
+
 #define KX_ORDER_FIELD_MAX          40
 #define KX_ORDER_MESSAGE_MAX        160
 
@@ -109,6 +111,8 @@ typedef struct {
     int64_t             filled_at;
     int64_t             canceled_at;
     int64_t             expired_at;
+    /* why the order was rejected (status rejected); "" otherwise */
+    char                reject_reason[KX_ORDER_REASON_MAX + 1];
 } kx_order_t;
 
 
@@ -218,7 +222,7 @@ int kx_order_remaining_notional(const kx_order_t *o, kx_dec_t *out);
  * time_in_force, quantity and qty (the same value: ours and Alpaca's
  * name), notional, limit_price, stop_price, filled_qty,
  * filled_avg_price, status, created_at, updated_at, filled_at,
- * canceled_at, expired_at.  Amounts are exact decimal strings (prices
+ * canceled_at, expired_at, triggered_at, reject_reason.  Amounts are exact decimal strings (prices
  * and notional with at least 2 places), absent ones null; times are
  * RFC 3339 UTC with microseconds, unset ones null.
  */

@@ -178,7 +178,9 @@ kx_txn_status(kx_txn_t *t, kx_order_status_e to, const char *reason)
     t->changed = 1;
 
     if (to == KX_ORDER_REJECTED) {
-        t->reject_reason = reason ? reason : "rejected";
+        (void) strncpy(t->order.reject_reason, reason ? reason : "rejected",
+                       KX_ORDER_REASON_MAX);
+        t->order.reject_reason[KX_ORDER_REASON_MAX] = '\0';
     }
 
     if (kx_order_status_is_final(to)) {
@@ -554,7 +556,7 @@ kx_txn_order_row(kx_txn_t *t, kx_jw_t *w)
     kx_jw_key(w, "broker_order_id");
     kx_jw_str(w, t->broker_order_id[0] ? t->broker_order_id : NULL);
     kx_jw_key(w, "reject_reason");
-    kx_jw_str(w, t->reject_reason);
+    kx_jw_str(w, o->reject_reason[0] ? o->reject_reason : NULL);
     kx_jw_key(w, "created_at");
     kx_txn_time(w, o->created_at);
     kx_jw_key(w, "updated_at");

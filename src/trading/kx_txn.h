@@ -77,7 +77,6 @@ typedef struct {
     kx_order_t          order;          /* the order as it becomes */
     kx_dec_t            order_reserved;
     char                broker_order_id[KX_ORDER_ID_MAX + 1];
-    const char         *reject_reason;
 
     kx_order_status_e   expect_status;  /* as read under the lock */
     kx_dec_t            expect_filled;

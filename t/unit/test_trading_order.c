@@ -661,7 +661,8 @@ test_writer(void)
                "\"created_at\":\"2023-11-14T22:13:20.123456Z\","
                "\"updated_at\":\"2023-11-14T22:13:21.123456Z\","
                "\"filled_at\":\"2023-11-14T22:13:21.123456Z\","
-               "\"canceled_at\":null,\"expired_at\":null}",
+               "\"canceled_at\":null,\"expired_at\":null,"
+               "\"triggered_at\":null,\"reject_reason\":null}",
                "  every field, decimals as exact strings");
     }
 
@@ -687,7 +688,8 @@ test_writer(void)
                "\"stop_price\":null,\"filled_qty\":\"0\","
                "\"filled_avg_price\":\"0.00012345\",\"status\":\"new\","
                "\"created_at\":null,\"updated_at\":null,\"filled_at\":null,"
-               "\"canceled_at\":null,\"expired_at\":null}",
+               "\"canceled_at\":null,\"expired_at\":null,"
+               "\"triggered_at\":null,\"reject_reason\":null}",
                "  absent amounts and times are null, filled_qty \"0\"");
     }
 
