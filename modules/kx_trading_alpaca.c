@@ -550,7 +550,13 @@ kx_alpaca_call_create(kx_broker_call_t *bc, kx_alpaca_op_e op,
     ngx_memzero(call, sizeof(kx_alpaca_call_t));
 
     call->conf = bc->conf;
-    call->log = bc->log;
+
+    /*
+     * Not bc->log: a request's log goes with its connection, and the
+     * call outlives a client that leaves (the module detaches, the
+     * broker's answer is still applied).  Lines name the order instead.
+     */
+    call->log = ngx_cycle->log;
     call->done = done;
     call->data = data;
     call->op = op;

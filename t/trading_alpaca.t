@@ -380,6 +380,20 @@ my $hr = http_finish(@h, 10);
 is $hr->{status}, 201, 'the slow submit: 201';
 $fa->slow(0);
 
+# --- the client leaves while Alpaca is slow: the answer is still applied --
+
+$fa->slow(1000);
+my ($sock) = post_start($ng->port, '/v1/orders',
+                        json_encode({ symbol => 'MSFT', side => 'buy',
+                                      type => 'market', quantity => '1' }));
+sleep 0.3;
+close $sock;
+my $gone = db("SELECT id FROM trading.orders WHERE symbol = 'MSFT' "
+              . "ORDER BY created_at DESC LIMIT 1");
+$fa->slow(0);
+$o = wait_order($gone, sub { ($_[0]{status} // '') eq 'filled' });
+is $o->{status}, 'filled', 'a client that left: its order still placed, filled';
+
 # --- Alpaca down: nothing lost ---------------------------------------------
 
 $r = req(POST => '/v1/orders', { symbol => 'AAPL', side => 'buy',
