@@ -311,6 +311,7 @@ ngx_module_t  ngx_stream_kx_quotes_module = {
 static void
 ngx_stream_kx_quotes_handler(ngx_stream_session_t *s)
 {
+    ngx_int_t                          rc;
     ngx_connection_t                  *c;
     ngx_pool_cleanup_t                *cln;
     ngx_stream_kx_quotes_ctx_t        *ctx;
@@ -373,15 +374,19 @@ ngx_stream_kx_quotes_handler(ngx_stream_session_t *s)
 
     if (c->buffer && c->buffer->pos < c->buffer->last) {
         /* bytes a preread phase has read already */
-        if (ngx_stream_kx_quotes_input(ctx, c->buffer->pos,
-                                       c->buffer->last - c->buffer->pos)
-            == NGX_ERROR)
-        {
+        rc = ngx_stream_kx_quotes_input(ctx, c->buffer->pos,
+                                        c->buffer->last - c->buffer->pos);
+        c->buffer->pos = c->buffer->last;
+
+        if (rc == NGX_ERROR) {
             ngx_stream_finalize_session(s, NGX_STREAM_OK);
             return;
         }
 
-        c->buffer->pos = c->buffer->last;
+        if (rc == NGX_DONE) {
+            ngx_stream_kx_quotes_write_handler(c->write);
+            return;
+        }
     }
 
     ngx_stream_kx_quotes_read_handler(c->read);
