@@ -8,6 +8,8 @@
  *                      quotes and the user's own events (kx_ws_conn.c,
  *                      kx_ws_hub.c)
  *   kx_notify_api;     GET /v1/notifications   ?limit=&cursor=&unread=
+ *                      POST /v1/notifications/read
+ *                                   {"ids":["<id>",...]} or {"all":true}
  *                      GET /v1/preferences
  *                      PUT /v1/preferences     (a partial update)
  *
@@ -78,6 +80,7 @@ static ngx_int_t ngx_http_kx_notify_api_handler(ngx_http_request_t *r);
 static ngx_int_t kx_notify_list(ngx_http_request_t *r, ngx_str_t *uid);
 static ngx_int_t kx_notify_prefs_get(ngx_http_request_t *r, ngx_str_t *uid);
 static void kx_notify_prefs_put(ngx_http_request_t *r, kx_json_doc_t *doc);
+static void kx_notify_mark_read(ngx_http_request_t *r, kx_json_doc_t *doc);
 static ngx_int_t kx_notify_query(ngx_http_request_t *r, const char *sql,
     ngx_uint_t n, const char **values);
 static void kx_notify_query_done(kx_pg_result_t *res, void *data);
@@ -252,6 +255,21 @@ static const char  kx_notify_list_sql[] =
     "                      AND u.read_at IS NULL))::text";
 
 
+/* POST /v1/notifications/read: the CTE's update is not seen by the count */
+
+static const char  kx_notify_read_sql[] =
+    "WITH u AS ("
+    "  UPDATE notify.notifications SET read_at = now()"
+    "   WHERE user_id = $1::uuid AND channel = 'in_app' AND read_at IS NULL"
+    "     AND ($2::boolean OR id = ANY ($3::uuid[]))"
+    "  RETURNING 1)"
+    "SELECT json_build_object('updated', (SELECT count(*) FROM u),"
+    "  'unread_count', (SELECT count(*) FROM notify.notifications"
+    "                    WHERE user_id = $1::uuid AND channel = 'in_app'"
+    "                      AND read_at IS NULL)"
+    "                  - (SELECT count(*) FROM u))::text";
+
+
 /* GET /v1/preferences: the stored row, or the defaults */
 
 #define KX_NOTIFY_PREFS_JSON                                                  \
@@ -359,6 +377,19 @@ ngx_http_kx_notify_api_handler(ngx_http_request_t *r)
         }
 
         return kx_notify_list(r, &uid);
+    }
+
+    if (path.len == 18
+        && ngx_strncmp(path.data, "notifications/read", 18) == 0)
+    {
+        if (r->method != NGX_HTTP_POST) {
+            return ngx_http_kx_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                          "method_not_allowed",
+                                          "POST only");
+        }
+
+        return ngx_http_kx_read_json_body(r, KX_NOTIFY_BODY_MAX,
+                                          kx_notify_mark_read);
     }
 
     if (path.len == 11 && ngx_strncmp(path.data, "preferences", 11) == 0) {
@@ -546,6 +577,91 @@ kx_notify_prefs_put(ngx_http_request_t *r, kx_json_doc_t *doc)
 
     /* the body reader's reference is ours: finalized when the query is */
     rc = kx_notify_query(r, kx_notify_prefs_put_sql, 2, values);
+
+    if (rc == NGX_DONE) {
+        r->main->count--;
+        return;
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+static void
+kx_notify_mark_read(ngx_http_request_t *r, kx_json_doc_t *doc)
+{
+    int                    all;
+    u_char                *p, *ids;
+    size_t                 i, n, len;
+    ngx_int_t              rc;
+    ngx_str_t              uid;
+    const char            *s, *values[3], *err;
+    const kx_json_node_t  *root, *arr;
+
+    if (kx_notify_uid(r, &uid, &rc) != NGX_OK) {
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    root = kx_json_root(doc);
+    arr = kx_json_obj_get(root, "ids");
+    all = 0;
+    err = NULL;
+
+    if (kx_json_type(kx_json_obj_get(root, "all")) != KX_JSON_NONE
+        && (kx_json_get_bool(root, "all", &all) != KX_JSON_OK || !all))
+    {
+        err = "all: true, or ids";
+
+    } else if (!all && (kx_json_type(arr) != KX_JSON_ARRAY
+                        || kx_json_arr_len(arr) == 0
+                        || kx_json_arr_len(arr) > KX_NOTIFY_LIMIT_MAX))
+    {
+        err = "ids: an array of 1 to 100 notification ids (or all: true)";
+    }
+
+    n = all ? 0 : kx_json_arr_len(arr);
+
+    /* a uuid[] literal: {id,id,...} */
+    ids = ngx_pnalloc(r->pool, n * 37 + 3);
+    if (ids == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    p = ids;
+    *p++ = '{';
+
+    for (i = 0; err == NULL && i < n; i++) {
+        s = kx_json_str(kx_json_arr_at(arr, i), &len);
+
+        if (s == NULL || !kx_notify_uid_valid(s, len)) {
+            err = "ids: notification ids are UUIDs";
+            break;
+        }
+
+        if (i) {
+            *p++ = ',';
+        }
+
+        p = ngx_cpymem(p, s, len);
+    }
+
+    *p++ = '}';
+    *p = '\0';
+
+    if (err) {
+        ngx_http_finalize_request(r,
+            ngx_http_kx_send_error(r, NGX_HTTP_KX_UNPROCESSABLE,
+                                   "validation_failed", err));
+        return;
+    }
+
+    values[0] = (const char *) uid.data;
+    values[1] = all ? "true" : "false";
+    values[2] = (const char *) ids;
+
+    rc = kx_notify_query(r, kx_notify_read_sql, 3, values);
 
     if (rc == NGX_DONE) {
         r->main->count--;

@@ -403,6 +403,32 @@ is $ntf->http(GET => '/v1/notifications',
               headers => { Authorization => 'Bearer ' . stack_token('svc-x') })->{status},
    403, 'a subject that is not a user: 403';
 
+# marking read
+my $unread0 = notes(\%A1)->{json}{unread_count};
+my @two = map { $_->{id} } @{ notes(\%A1, '?limit=2')->{json}{notifications} };
+sub mark {
+    my ($h, $body) = @_;
+    return $ntf->http(POST => '/v1/notifications/read', headers => $h,
+                      json => $body);
+}
+$r = mark(\%A1, { ids => \@two });
+is $r->{status}, 200, 'POST /v1/notifications/read';
+is $r->{json}{updated}, 2, 'two marked read';
+is $r->{json}{unread_count}, $unread0 - 2, 'unread_count after';
+is notes(\%A1, '?limit=1')->{json}{notifications}[0]{read}, JSON::PP::true,
+   'the list says read';
+ok((!grep { $_->{id} eq $two[0] } @{ notes(\%A1, '?unread=true&limit=100')->{json}{notifications} }),
+   'unread=true leaves it out');
+is mark(\%A2, { ids => \@two })->{json}{updated}, 0,
+   "another user's ids change nothing";
+is mark(\%A1, { ids => ['nope'] })->{status}, 422, 'bad id: 422';
+is mark(\%A1, {})->{status}, 422, 'neither ids nor all: 422';
+is mark(\%A1, { all => JSON::PP::false })->{status}, 422, 'all: false: 422';
+$r = mark(\%A1, { all => JSON::PP::true });
+is $r->{json}{unread_count}, 0, 'all: true marks everything read';
+is $ntf->http(GET => '/v1/notifications/read', headers => \%A1)->{status}, 405,
+   'GET on read: 405';
+
 # preferences
 sub prefs {
     my ($h, $body) = @_;
