@@ -6,12 +6,13 @@
  * matched twice at once; the fill's conditional UPDATE on the order's
  * status would refuse a second one anyway).
  *
- *   - gets every kx:quote:<SYM> (contract C1) from the worker's pattern
- *     subscription (kx_trading_quote.c); a quote of a symbol that has resting paper orders
- *     starts a pass: the open orders of the symbol are read, the paper
- *     rules (kx_matching) are asked about each, and each order the quote
- *     changes (fill, trigger, ioc/fok end) gets a MATCH transaction,
- *     which decides again under the user's lock;
+ *   - gets every kx:quote:<SYM> (contract C1) from the worker's
+ *     pattern subscription (kx_trading_quote.c); a quote of a symbol
+ *     that has resting paper orders starts a pass: the open orders of
+ *     the symbol are read, the paper rules (kx_matching) are asked about
+ *     each, and each order the quote changes (fill, trigger, ioc/fok
+ *     end) gets a MATCH operation, which decides again on the user's
+ *     account as it is (kx_trading_op.c);
  *   - every kx_trading_sweep_interval: which symbols have resting paper
  *     orders (so that orders placed by other workers are followed), and
  *     day orders past the close of their session expire.

@@ -2,21 +2,26 @@
 /*
  * Copyright (C) Kianax
  *
- * One operation on one user's account, as one PostgreSQL transaction:
+ * One operation on one user's account (place, cancel, fill, expire, a
+ * broker's answer), decided in C on one consistent read of the account
+ * and written by one statement:
  *
- *     BEGIN
- *     SELECT * FROM trading.order_lock(...)     lock the portfolio, read
- *     ... decide in C (src/trading: risk, matching, positions) ...
- *     SELECT trading.order_apply($1::jsonb)     write everything
- *     COMMIT
+ *     SELECT * FROM trading.order_lock(..., false)   the account, and the
+ *                                                    portfolio's version
+ *     ... decide in C (src/trading: risk, matching, positions, kx_txn) ...
+ *     SELECT trading.order_apply($1::jsonb)          write everything if
+ *                                                    the version still is
  *
- * The portfolio row lock serializes every change of one user's money,
- * so the C checks see the truth; the conditional UPDATE inside
- * order_apply() is the last word on buying power all the same.  Users do
- * not wait for each other.
+ * Two round trips, no lock held while deciding.  If the account changed
+ * in between (SQLSTATE KX002), the op decides again under the lock:
+ * BEGIN, order_lock(..., true) (SELECT ... FOR UPDATE of the portfolio),
+ * order_apply, COMMIT.  The portfolio row serializes every change of one
+ * user's money, so the C checks see the truth; the conditional UPDATE
+ * inside order_apply() is the last word on buying power all the same.
+ * Users do not wait for each other.
  *
  * A remote broker (kx_trading_broker.h) is called between two such
- * transactions: the order is stored before it is sent, and the answer is
+ * operations: the order is stored before it is sent, and the answer is
  * applied by a second run of the same op (kind RESULT).
  */
 
