@@ -470,22 +470,27 @@ $ng->stop;
 {
     my $own = start_nginx(<<'EOF', redis => $redis, env => \%env);
 master_process on;
-worker_processes 1;
+worker_processes 2;
 events { worker_connections 64; }
 stream {
     kx_quotes_redis %%REDIS_ADDR%%;
     kx_quotes_jwt_key - HS256 env:KX_TEST_SECRET;
     server {
-        listen 127.0.0.1:%%PORT%%;
+        listen 127.0.0.1:%%PORT%% reuseport;
         kx_quotes;
     }
 }
 EOF
-    my $c = subscriber($own->port, 'SPY');
-    wait_numsub('SPY', 1);
+    my @c = map { subscriber($own->port, 'SPY') } 1 .. 12;
+    ok wait_numsub('SPY', 2),
+        'kx_quotes_redis: a client of its own, without http; one Redis '
+        . 'subscription per worker (2 workers, 12 connections)';
     publish('SPY', my $m = quote('SPY', ++$n));
-    is $c->line, $m, 'kx_quotes_redis: a client of its own, without http';
-    $c->close;
+    is scalar(grep { ($_->line // '') eq $m } @c), 12,
+        '... every connection gets the quote once';
+    ok !(grep { defined $_->line(0.2) } @c), '... and nothing more';
+    $_->close for @c;
+    ok wait_numsub('SPY', 0), '... all gone: no subscription left';
     $own->stop;
 
     my $err = eval { start_nginx(<<'EOF', env => \%env); 1 } ? '' : $@;
