@@ -364,8 +364,8 @@ ngx_http_kx_outbox_begun(kx_pg_result_t *res, void *data)
 {
     ngx_http_kx_outbox_relay_t *relay = data;
 
-    kx_pg_stmt_t   st;
     const char    *values[1];
+    kx_pg_stmt_t   st;
 
     relay->req = NULL;
 
@@ -403,8 +403,8 @@ ngx_http_kx_outbox_locked(kx_pg_result_t *res, void *data)
     ngx_http_kx_outbox_relay_t *relay = data;
 
     u_char         batch[NGX_INT_T_LEN + 1];
-    kx_pg_stmt_t   st;
     const char    *values[1];
+    kx_pg_stmt_t   st;
 
     relay->req = NULL;
 
@@ -537,8 +537,8 @@ ngx_http_kx_outbox_row_args(ngx_http_kx_outbox_relay_t *relay,
 {
     u_char                          *p;
     size_t                           len;
-    ngx_uint_t                       f;
     ngx_str_t                       *a, user;
+    ngx_uint_t                       f;
     ngx_http_kx_outbox_main_conf_t  *omcf;
 
     static ngx_str_t  seen = ngx_string("kx:outbox:seen:");
@@ -784,8 +784,8 @@ ngx_http_kx_outbox_mark(ngx_http_kx_outbox_relay_t *relay)
     u_char                    *p, *ids, *sids, *errs;
     size_t                     ilen, slen, elen;
     ngx_uint_t                 i, dups;
-    kx_pg_stmt_t               st;
     const char                *values[3];
+    kx_pg_stmt_t               st;
     ngx_http_kx_outbox_row_t  *row;
 
     ilen = 3;
@@ -1032,13 +1032,12 @@ ngx_http_kx_outbox_dup(ngx_pool_t *pool, const char *s, size_t len)
 static char *
 ngx_http_kx_outbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
+    u_char                          *p;
+    size_t                           schema_len;
+    ngx_str_t                       *value;
+    ngx_uint_t                       i;
+    ngx_http_kx_outbox_table_t      *t;
     ngx_http_kx_outbox_main_conf_t  *omcf;
-
-    u_char                      *p;
-    size_t                       schema_len;
-    ngx_str_t                   *value;
-    ngx_uint_t                   i;
-    ngx_http_kx_outbox_table_t  *t;
 
     /* also allowed in server{}: the relay belongs to the instance */
     omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_kx_outbox_module);
