@@ -584,6 +584,9 @@ is $m->{after_restart}, 1, 'quotes flow again';
 my $eid = emit($U1, 'order.filled', fill('NVDA'));
 $m = next_type($rw, 'order_filled', 5);
 is $m->{seq}, $eid, 'user events flow again';
+ok wait_until(sub { (notes(\%A1)->{json}{unread_count} // 0) >= 1 },
+              timeout => 15),
+   'the kx:events consumer came back too (group made again)';
 $rw->send_ping('alive');
 is $rw->recv_frame(3)->{payload}, 'alive', 'the socket lived through it';
 
