@@ -183,30 +183,29 @@ DECLARE
     v_id    uuid := (p->'order'->>'id')::uuid;
     v_n     integer;
 BEGIN
-    IF p ? 'expect_version' THEN
-        PERFORM 1 FROM trading.portfolios pf
-          WHERE pf.user_id = v_user
-            AND pf.xmin = (p->>'expect_version')::xid
-            FOR UPDATE;
-
-        IF NOT FOUND THEN
-            RAISE EXCEPTION 'the portfolio changed' USING ERRCODE = 'KX002';
-        END IF;
-    END IF;
-
-    -- the conditional UPDATE of 0003: with check_buying_power, a change
-    -- that would overspend matches no row
+    -- the version check and the conditional UPDATE of 0003 in one
+    -- statement: with check_buying_power, a change that would overspend
+    -- matches no row
     UPDATE trading.portfolios pf
        SET cash_balance = pf.cash_balance + (p->>'cash_delta')::numeric,
            reserved_cash = pf.reserved_cash
                            + (p->>'reserved_delta')::numeric,
            realized_pl = pf.realized_pl + (p->>'realized_delta')::numeric
      WHERE pf.user_id = v_user
+       AND (NOT p ? 'expect_version'
+            OR pf.xmin = (p->>'expect_version')::xid)
        AND (NOT coalesce((p->>'check_buying_power')::boolean, false)
             OR pf.cash_balance + (p->>'cash_delta')::numeric
                - pf.reserved_cash - (p->>'reserved_delta')::numeric >= 0);
 
     IF NOT FOUND THEN
+        IF p ? 'expect_version' THEN
+            -- which of the two: decide again under the lock, where the
+            -- buying power check gives the answer
+            RAISE EXCEPTION 'the portfolio changed or buying power is short'
+                  USING ERRCODE = 'KX002';
+        END IF;
+
         RAISE EXCEPTION 'insufficient buying power'
               USING ERRCODE = 'KX001';
     END IF;
