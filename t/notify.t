@@ -160,6 +160,22 @@ is $m->{code}, 'unknown_action', 'unknown action';
 $w->send_json({ action => 'ping' });
 ok next_type($w, 'pong'), 'application ping: pong';
 
+# a worker follows a symbol's channel only while a socket wants it
+sub numsub { $redis->command('PUBSUB', 'NUMSUB', $_[0])->[1] }
+my $o1 = ws_auth($T1);
+my $o2 = ws_auth($T2);
+$_->send_json({ action => 'subscribe', symbols => ['ORCL'] }) for $o1, $o2;
+next_type($_, 'subscribed') for $o1, $o2;
+ok wait_subscribed('kx:quote:ORCL'), 'ORCL followed';
+is numsub('kx:quote:ORCL'), 1, 'once for two sockets';
+$o1->send_json({ action => 'unsubscribe', symbols => ['ORCL'] });
+next_type($o1, 'unsubscribed');
+is numsub('kx:quote:ORCL'), 1, 'still followed for the other socket';
+$o2->close;
+ok wait_until(sub { numsub('kx:quote:ORCL') == 0 }, timeout => 5),
+   'dropped when the last socket went';
+$o1->close;
+
 # --- framing --------------------------------------------------------------
 
 $w->send_ping('abc');
