@@ -77,6 +77,7 @@ static void kx_market_cache_locked(kx_redis_status_e status,
 static void kx_market_cache_poll(ngx_event_t *ev);
 static void kx_market_cache_polled(kx_redis_status_e status,
     redisReply *reply, void *data);
+static ngx_int_t kx_market_cache_get_again(kx_market_flight_t *fl);
 static ngx_int_t kx_market_cache_call(kx_market_flight_t *fl);
 static void kx_market_cache_landed(kx_market_result_t *res, void *data);
 static void kx_market_cache_deliver(kx_market_flight_t *fl,
@@ -393,14 +394,43 @@ kx_market_cache_locked(kx_redis_status_e status, redisReply *reply,
         return;
     }
 
-    /* ours, or Redis failed us: ask the provider */
     fl->locked = (status == KX_REDIS_OK
                   && reply->type == REDIS_REPLY_STATUS);
 
+    /*
+     * Ours: but the previous holder may have stored its answer and
+     * dropped the lock since we last looked; look once more.
+     */
+    if (fl->locked && kx_market_cache_get_again(fl) == NGX_OK) {
+        return;
+    }
+
+    /* ours, or Redis failed us: ask the provider */
     if (kx_market_cache_call(fl) != NGX_OK) {
         kx_market_cache_deliver(fl, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL, 0,
                                 "market data call failed");
     }
+}
+
+
+/* GET <key> for the flight; NGX_OK when sent */
+static ngx_int_t
+kx_market_cache_get_again(kx_market_flight_t *fl)
+{
+    ngx_str_t    args[2];
+    kx_redis_t  *rd;
+
+    rd = kx_market_cache_redis(fl->mmcf);
+    if (rd == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_str_set(&args[0], "GET");
+    args[1] = fl->f.key;
+
+    fl->cmd = kx_redis_command(rd, args, 2, 0, kx_market_cache_polled, fl);
+
+    return fl->cmd ? NGX_OK : NGX_DECLINED;
 }
 
 
@@ -409,22 +439,12 @@ kx_market_cache_poll(ngx_event_t *ev)
 {
     kx_market_flight_t *fl = ev->data;
 
-    ngx_str_t    args[2];
-    kx_redis_t  *rd;
-
     fl->waited += KX_MARKET_LOCK_POLL;
 
-    rd = kx_market_cache_redis(fl->mmcf);
-
-    if (rd && fl->waited <= fl->mmcf->cache_lock) {
-        ngx_str_set(&args[0], "GET");
-        args[1] = fl->f.key;
-
-        fl->cmd = kx_redis_command(rd, args, 2, 0, kx_market_cache_polled,
-                                   fl);
-        if (fl->cmd) {
-            return;
-        }
+    if (fl->waited <= fl->mmcf->cache_lock
+        && kx_market_cache_get_again(fl) == NGX_OK)
+    {
+        return;
     }
 
     /* the lock's holder is gone or too slow, or Redis is: ask ourselves */
@@ -451,10 +471,13 @@ kx_market_cache_polled(kx_redis_status_e status, redisReply *reply,
     }
 
     /*
-     * Not there yet: take the lock if it is free again (its holder
-     * failed and dropped it), else wait another round.
+     * We hold the lock and the answer is not there: ask.  Else take the
+     * lock if it is free again (its holder failed and dropped it), or
+     * wait another round.
      */
-    if (status == KX_REDIS_OK && kx_market_cache_lock(fl) == NGX_OK) {
+    if (!fl->locked && status == KX_REDIS_OK
+        && kx_market_cache_lock(fl) == NGX_OK)
+    {
         return;
     }
 
@@ -564,9 +587,7 @@ kx_market_cache_landed(kx_market_result_t *res, void *data)
         kx_market_cache_store(fl, (u_char *) body, len);
     }
 
-    /* after the SET on the same pipeline: pollers find the answer */
-    kx_market_cache_unlock(fl);
-
+    /* the lock goes after the SET on the same pipeline: pollers find it */
     kx_market_cache_deliver(fl, status, (u_char *) body, len, msg);
 
     kx_jw_free(&jw);
@@ -607,6 +628,8 @@ kx_market_cache_deliver(kx_market_flight_t *fl, ngx_uint_t status,
     ngx_queue_t         waiters, *q;
     kx_market_wait_t   *w;
     kx_market_got_pt    got;
+
+    kx_market_cache_unlock(fl);
 
     ngx_rbtree_delete(&kx_market_flights, &fl->sn.node);
     ngx_queue_remove(&fl->all);
