@@ -397,6 +397,8 @@ kx_ws_upgrade_handler(ngx_event_t *wev)
         ngx_del_timer(c->write);
     }
 
+    kx_ws_count("kx_notify_ws_opened_total", 1);
+
     c->log->action = "serving a WebSocket";
     c->read->handler = kx_ws_read_handler;
     c->write->handler = kx_ws_write_handler;
@@ -1134,6 +1136,7 @@ kx_ws_conn_push(kx_ws_conn_t *wc, kx_outq_msg_t *m, uint32_t key)
                       "kx_notify: slow consumer, %uz bytes in %uD messages "
                       "queued, closing", wc->out.bytes, wc->out.count);
         wc->drop = 1;
+        kx_ws_count("kx_notify_ws_slow_consumers_total", 1);
         kx_ws_fail_reason(wc, KX_WS_CLOSE_POLICY, "slow consumer");
         return;
     }
@@ -1265,7 +1268,7 @@ kx_ws_close_frame(kx_ws_conn_t *wc)
     size_t          sent, len;
     uint32_t        key;
     kx_outq_msg_t  *head, *m;
-    u_char          buf[4];
+    u_char          buf[4], series[64];
 
     head = NULL;
     key = 0;
@@ -1300,6 +1303,11 @@ kx_ws_close_frame(kx_ws_conn_t *wc)
     }
 
     wc->close_sent = 1;
+
+    *ngx_snprintf(series, sizeof(series) - 1,
+                  "kx_notify_ws_closed_total{code=\"%ud\"}",
+                  wc->fail_code ? (ngx_uint_t) wc->fail_code : 1005) = '\0';
+    kx_ws_count((char *) series, 1);
 
     m = kx_outq_msg_create(buf, len, NULL, 0);
     if (m == NULL) {

@@ -22,6 +22,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_kx.h"
 #include "ngx_http_kx_io.h"
 #include "notify/kx_notify_proto.h"
 #include "notify/kx_outq.h"
@@ -94,6 +95,11 @@ struct kx_ws_conn_s {
     unsigned                drop:1;         /* drop the queue: overflow */
     unsigned                fail_code:14;
 };
+
+
+/* a counter of /metrics (kx_notify_*_total) */
+#define kx_ws_count(series, n)                                                \
+    ngx_http_kx_metrics_count((ngx_cycle_t *) ngx_cycle, series, n)
 
 
 /* kx_ws_conn.c */

@@ -363,6 +363,9 @@ kx_ws_hub_quote(kx_redis_sub_event_e event, ngx_str_t *channel,
     }
 
     kx_outq_msg_unref(m);
+
+    kx_ws_count("kx_notify_quotes_total", 1);
+    kx_ws_count("kx_notify_quote_deliveries_total", s->n);
 }
 
 
@@ -550,6 +553,8 @@ kx_ws_hub_user_message(kx_ws_user_t *u, ngx_str_t *message)
     }
 
     kx_outq_msg_unref(m);
+
+    kx_ws_count("kx_notify_user_events_total", 1);
 }
 
 
@@ -735,6 +740,10 @@ kx_ws_hub_replay_done(kx_redis_status_e status, redisReply *reply,
 
     for (i = 0; i < reply->elements; i++) {
         kx_ws_hub_replay_entry(wc, reply->element[i]);
+    }
+
+    if (reply->elements) {
+        kx_ws_count("kx_notify_replayed_events_total", reply->elements);
     }
 
     if (reply->elements == KX_WS_REPLAY_PAGE) {

@@ -1106,7 +1106,14 @@ kx_notify_consumer_stored(kx_pg_result_t *res, void *data)
     nc->req = NULL;
     en = &nc->entries[nc->next];
 
-    if (res->status == KX_PG_ERROR) {
+    if (res->status == KX_PG_OK) {
+        kx_ws_count("kx_notify_events_stored_total",
+                    ngx_atoi((u_char *) PQcmdTuples(res->res),
+                             ngx_strlen(PQcmdTuples(res->res))) == 1);
+
+    } else if (res->status == KX_PG_ERROR) {
+        kx_ws_count("kx_notify_events_failed_total", 1);
+
         /* this event cannot be stored, ever: skip it, do not stall */
         ngx_log_error(NGX_LOG_ERR, nc->log, 0,
                       "kx_notify: event %V (%V) not stored: %s", &en->id,

@@ -668,6 +668,22 @@ is $r->{status}, 200, 'PUT /v1/preferences through the gateway';
 is $gw->http(GET => '/preferences', headers => \%A1)->{json}{sms_enabled},
    JSON::PP::true, 'GET /preferences reads it back';
 
+# --- metrics ------------------------------------------------------------------
+
+my $met = $ntf->http(GET => '/metrics')->{body};
+for my $series (qw(ws_opened quotes quote_deliveries user_events
+                   replayed_events events_stored),
+                'ws_closed:1002', 'ws_closed:1009')
+{
+    my ($name, $code) = split /:/, $series;
+    my $labels = 'service="notify"' . ($code ? ",code=\"$code\"" : '');
+    like $met, qr/^kx_notify_${name}_total\{\Q$labels\E\} [1-9]\d*$/m,
+         "/metrics: kx_notify_${name}_total" . ($code ? " $code" : '');
+}
+like $slowng->http(GET => '/metrics')->{body},
+     qr/^kx_notify_ws_slow_consumers_total\{service="notify"\} [1-9]/m,
+     '/metrics: kx_notify_ws_slow_consumers_total';
+
 # --- a reload closes sockets with 1001 ----------------------------------------
 
 my $rl = ws_auth($T1);
