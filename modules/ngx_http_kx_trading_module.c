@@ -276,12 +276,9 @@ ngx_http_kx_trading_handler(ngx_http_request_t *r)
     ngx_uint_t               op, methods;
     ngx_str_t                rest;
     kx_trading_ctx_t        *ctx;
-    ngx_pool_cleanup_t      *cln;
-    kx_trading_main_conf_t  *tmcf;
+    ngx_pool_cleanup_t         *cln;
     ngx_http_variable_value_t  *vv;
-    static ngx_str_t         sub_name = ngx_string("kx_jwt_sub");
-
-    tmcf = ngx_http_get_module_main_conf(r, ngx_http_kx_trading_module);
+    static ngx_str_t            sub_name = ngx_string("kx_jwt_sub");
 
     p = r->uri.data;
     end = p + r->uri.len;
@@ -367,8 +364,6 @@ ngx_http_kx_trading_handler(ngx_http_request_t *r)
     cln->data = ctx;
 
     ngx_http_set_ctx(r, ctx, ngx_http_kx_trading_module);
-
-    (void) tmcf;
 
     if (op == KX_TRADING_ORDERS && r->method == NGX_HTTP_POST) {
         return ngx_http_kx_read_json_body(r, KX_TRADING_BODY_MAX,
