@@ -271,11 +271,11 @@ ngx_http_kx_trading_is_uuid(u_char *p, size_t len)
 static ngx_int_t
 ngx_http_kx_trading_handler(ngx_http_request_t *r)
 {
-    u_char                  *p, *end;
-    ngx_int_t                rc;
-    ngx_uint_t               op, methods;
-    ngx_str_t                rest;
-    kx_trading_ctx_t        *ctx;
+    u_char                     *p, *end;
+    ngx_int_t                   rc;
+    ngx_str_t                   rest;
+    ngx_uint_t                  op, methods;
+    kx_trading_ctx_t           *ctx;
     ngx_pool_cleanup_t         *cln;
     ngx_http_variable_value_t  *vv;
     static ngx_str_t            sub_name = ngx_string("kx_jwt_sub");
