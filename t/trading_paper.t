@@ -101,6 +101,25 @@ $r = $trd->http(DELETE => "/v1/orders/$s->{id}", headers => \%auth);
 is $r->{json}{status}, 'canceled', 'the rest is canceled';
 is $r->{json}{filled_qty}, '3', 'the fill stays';
 
+# a reload: the new worker 0 takes over the resting orders
+publish(%g5);
+$r = post({ symbol => 'GOOGL', side => 'buy', type => 'limit', quantity => 1,
+            limit_price => '95.00', time_in_force => 'gtc' });
+my $rl = $r->{json};
+is $rl->{status}, 'accepted', 'a limit buy rests before a reload';
+my %old = map { $_ => 1 } $trd->worker_pids;
+ok $trd->reload, 'reloaded';
+ok wait_until(sub { !grep { $old{$_} } $trd->worker_pids }, timeout => 10),
+   'the old worker left (nothing of the matcher holds it)';
+$got = wait_until(sub {
+    publish(symbol => 'GOOGL', price => '94.50', bid => '94.40',
+            ask => '94.50', bid_size => 5, ask_size => 5);
+    my $x = get("/v1/orders/$rl->{id}");
+    return $x->{json}{status} eq 'filled' ? $x->{json} : undef;
+}, timeout => 15, interval => 0.3);
+ok $got, 'after the reload a crossing quote fills it';
+is $got->{filled_avg_price}, '94.50', 'at the ask' if $got;
+
 # 5 + 5 + 3 bought at 100, 100, 101 = 1303 plus the warm-up share;
 # 3 sold at 106 against an average of 100.375 + ...: check the invariant
 is $pg->value("SELECT round(p.cash_balance + coalesce((SELECT"
@@ -112,7 +131,7 @@ is $pg->value("SELECT realized_pl > 0 FROM trading.portfolios"
               . " WHERE user_id = '$user'"), 't', 'the sale realized a gain';
 is $pg->value("SELECT quantity FROM trading.positions"
               . " WHERE user_id = '$user' AND symbol = 'GOOGL'"),
-    '11.00000000', 'position: 1 + 5 + 8 - 3';
+    '12.00000000', 'position: 1 + 5 + 8 - 3 + 1';
 
 $r = post({ symbol => 'AAPL', side => 'buy', type => 'market',
             quantity => 1 });
