@@ -956,7 +956,9 @@ kx_trading_op_apply_result(kx_trading_op_t *op)
             && kx_dec_div(v1, q, KX_ROUND_HALF_EVEN, &price) == KX_DEC_OK
             && price.v > 0)
         {
-            ngx_snprintf((u_char *) id, sizeof(id), "cum:%s%Z", "");
+            /* the id of this step of the cumulative figures: repeated
+             * reports of the same filled_qty are recorded once */
+            ngx_memcpy(id, "cum:", 4);
             i = kx_dec_format_min(res->filled_qty, id + 4, sizeof(id) - 4);
             (void) kx_txn_fill(t, q, price, id, 4 + i, 1);
         }
