@@ -8,6 +8,8 @@
  *                      quotes and the user's own events (kx_ws_conn.c,
  *                      kx_ws_hub.c)
  *   kx_notify_api;     GET /v1/notifications   ?limit=&cursor=&unread=
+ *                      POST /v1/notifications  {"title","message","data"}:
+ *                                   the user's own alert (kx_notify_send.c)
  *                      POST /v1/notifications/read
  *                                   {"ids":["<id>",...]} or {"all":true}
  *                      GET /v1/preferences
@@ -28,6 +30,7 @@
 
 #include "ngx_http_kx.h"
 #include "kx_ws_conn.h"
+#include "kx_notify_send.h"
 #include "notify/kx_notify_prefs.h"
 
 
@@ -81,6 +84,7 @@ static ngx_int_t kx_notify_list(ngx_http_request_t *r, ngx_str_t *uid);
 static ngx_int_t kx_notify_prefs_get(ngx_http_request_t *r, ngx_str_t *uid);
 static void kx_notify_prefs_put(ngx_http_request_t *r, kx_json_doc_t *doc);
 static void kx_notify_mark_read(ngx_http_request_t *r, kx_json_doc_t *doc);
+static void kx_notify_send_body(ngx_http_request_t *r, kx_json_doc_t *doc);
 static ngx_int_t kx_notify_query(ngx_http_request_t *r, const char *sql,
     ngx_uint_t n, const char **values);
 static void kx_notify_query_done(kx_pg_result_t *res, void *data);
@@ -370,10 +374,15 @@ ngx_http_kx_notify_api_handler(ngx_http_request_t *r)
     }
 
     if (path.len == 13 && ngx_strncmp(path.data, "notifications", 13) == 0) {
+        if (r->method == NGX_HTTP_POST) {
+            return ngx_http_kx_read_json_body(r, KX_NOTIFY_BODY_MAX,
+                                              kx_notify_send_body);
+        }
+
         if (r->method != NGX_HTTP_GET && r->method != NGX_HTTP_HEAD) {
             return ngx_http_kx_send_error(r, NGX_HTTP_NOT_ALLOWED,
                                           "method_not_allowed",
-                                          "GET only");
+                                          "GET or POST only");
         }
 
         return kx_notify_list(r, &uid);
@@ -663,6 +672,30 @@ kx_notify_mark_read(ngx_http_request_t *r, kx_json_doc_t *doc)
 
     rc = kx_notify_query(r, kx_notify_read_sql, 3, values);
 
+    if (rc == NGX_DONE) {
+        r->main->count--;
+        return;
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+/* POST /v1/notifications: the user's own alert (kx_notify_send.c) */
+static void
+kx_notify_send_body(ngx_http_request_t *r, kx_json_doc_t *doc)
+{
+    ngx_int_t  rc;
+    ngx_str_t  uid;
+
+    if (kx_notify_uid(r, &uid, &rc) != NGX_OK) {
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    rc = kx_notify_send(r, &uid, doc);
+
+    /* the body reader's reference is ours: finalized when Redis answers */
     if (rc == NGX_DONE) {
         r->main->count--;
         return;

@@ -411,8 +411,8 @@ is notes(\%A1, '?limit=101')->{status}, 422, 'limit=101: 422';
 is notes(\%A1, '?cursor=zzz')->{status}, 422, 'bad cursor: 422';
 is notes(\%A1, '?unread=maybe')->{status}, 422, 'bad unread: 422';
 is $ntf->http(GET => '/v1/notifications')->{status}, 401, 'no token: 401';
-is $ntf->http(POST => '/v1/notifications', headers => \%A1, json => {})->{status},
-   405, 'POST: 405';
+is $ntf->http(PATCH => '/v1/notifications', headers => \%A1, json => {})->{status},
+   405, 'PATCH: 405 (POST sends an alert: t/notify_send.t)';
 is $ntf->http(GET => '/v1/notifications/x', headers => \%A1)->{status}, 404,
    'unknown subpath: 404';
 is $ntf->http(GET => '/v1/notifications',
