@@ -80,8 +80,12 @@ struct kx_redis_cmd_s {
 };
 
 
+#define KX_REDIS_SUB_BUCKETS  1024
+
+
 struct kx_redis_sub_s {
     ngx_queue_t            queue;         /* rd->subs */
+    ngx_queue_t            bucket;        /* rd->buckets[hash % n] */
     kx_redis_t            *rd;
     ngx_str_t              channel;
     kx_redis_message_pt    handler;
@@ -101,6 +105,13 @@ struct kx_redis_s {
     ngx_queue_t            cmds;
     ngx_queue_t            subs;
     ngx_uint_t             dispatching;
+
+    /*
+     * Subscriptions by name, so that a message costs the subscriptions
+     * of its channel, not all of them: a notify worker holds one per
+     * connected user besides the quote channels.
+     */
+    ngx_queue_t            buckets[KX_REDIS_SUB_BUCKETS];
 
     unsigned               destroyed:1;
 };
@@ -141,6 +152,8 @@ static void kx_redis_sub_notify(kx_redis_t *rd, kx_redis_sub_event_e event,
     ngx_str_t *name, ngx_uint_t pattern, ngx_str_t *channel,
     ngx_str_t *message);
 static void kx_redis_sub_sweep(kx_redis_t *rd);
+static ngx_queue_t *kx_redis_sub_bucket(kx_redis_t *rd, ngx_str_t *name,
+    ngx_uint_t pattern);
 static void kx_redis_sub_free(kx_redis_sub_t *sub);
 
 
@@ -208,6 +221,7 @@ kx_redis_conf_addr(ngx_conf_t *cf, ngx_str_t *addr, kx_redis_conf_t *conf)
 kx_redis_t *
 kx_redis_create(kx_redis_conf_t *conf, ngx_log_t *log)
 {
+    ngx_uint_t   i;
     kx_redis_t  *rd;
 
     rd = ngx_calloc(sizeof(kx_redis_t), log);
@@ -220,6 +234,10 @@ kx_redis_create(kx_redis_conf_t *conf, ngx_log_t *log)
 
     ngx_queue_init(&rd->cmds);
     ngx_queue_init(&rd->subs);
+
+    for (i = 0; i < KX_REDIS_SUB_BUCKETS; i++) {
+        ngx_queue_init(&rd->buckets[i]);
+    }
 
     kx_redis_link_init(rd, &rd->cmd, 0);
     kx_redis_link_init(rd, &rd->sub, 1);
@@ -974,6 +992,8 @@ kx_redis_subscribe(kx_redis_t *rd, ngx_str_t *channel, ngx_uint_t pattern,
     ngx_memcpy(sub->channel.data, channel->data, channel->len);
 
     ngx_queue_insert_tail(&rd->subs, &sub->queue);
+    ngx_queue_insert_tail(kx_redis_sub_bucket(rd, &sub->channel, pattern),
+                          &sub->bucket);
 
     link = &rd->sub;
 
@@ -1024,6 +1044,7 @@ kx_redis_unsubscribe(kx_redis_sub_t *sub)
     link = &rd->sub;
 
     ngx_queue_remove(&sub->queue);
+    ngx_queue_remove(&sub->bucket);
 
     if ((link->state == KX_REDIS_CONNECTING
          || link->state == KX_REDIS_CONNECTED)
@@ -1065,14 +1086,17 @@ kx_redis_sub_send(kx_redis_sub_t *sub, const char *verb)
 static ngx_uint_t
 kx_redis_sub_shared(kx_redis_sub_t *sub, ngx_uint_t earlier)
 {
-    ngx_queue_t     *q;
+    ngx_queue_t     *q, *b;
     kx_redis_sub_t  *s;
 
-    for (q = ngx_queue_head(&sub->rd->subs);
-         q != ngx_queue_sentinel(&sub->rd->subs);
+    /* a bucket keeps the subscriptions' order, so "earlier" holds */
+    b = kx_redis_sub_bucket(sub->rd, &sub->channel, sub->pattern);
+
+    for (q = ngx_queue_head(b);
+         q != ngx_queue_sentinel(b);
          q = ngx_queue_next(q))
     {
-        s = ngx_queue_data(q, kx_redis_sub_t, queue);
+        s = ngx_queue_data(q, kx_redis_sub_t, bucket);
 
         if (s == sub) {
             if (earlier) {
@@ -1191,16 +1215,22 @@ kx_redis_sub_notify(kx_redis_t *rd, kx_redis_sub_event_e event,
     ngx_str_t *name, ngx_uint_t pattern, ngx_str_t *channel,
     ngx_str_t *message)
 {
-    ngx_queue_t     *q;
+    ngx_queue_t     *q, *list;
     kx_redis_sub_t  *sub;
 
     rd->dispatching++;
 
-    for (q = ngx_queue_head(&rd->subs);
-         q != ngx_queue_sentinel(&rd->subs);
+    /* a lost link concerns every subscription; the rest, one name's */
+    list = (event == KX_REDIS_SUB_LOST)
+           ? &rd->subs : kx_redis_sub_bucket(rd, name, pattern);
+
+    for (q = ngx_queue_head(list);
+         q != ngx_queue_sentinel(list);
          q = ngx_queue_next(q))
     {
-        sub = ngx_queue_data(q, kx_redis_sub_t, queue);
+        sub = (event == KX_REDIS_SUB_LOST)
+              ? ngx_queue_data(q, kx_redis_sub_t, queue)
+              : ngx_queue_data(q, kx_redis_sub_t, bucket);
 
         if (sub->dead) {
             continue;
@@ -1245,6 +1275,17 @@ kx_redis_sub_notify(kx_redis_t *rd, kx_redis_sub_event_e event,
 }
 
 
+static ngx_queue_t *
+kx_redis_sub_bucket(kx_redis_t *rd, ngx_str_t *name, ngx_uint_t pattern)
+{
+    ngx_uint_t  key;
+
+    key = ngx_hash_key(name->data, name->len) ^ (pattern ? 1 : 0);
+
+    return &rd->buckets[key % KX_REDIS_SUB_BUCKETS];
+}
+
+
 static void
 kx_redis_sub_sweep(kx_redis_t *rd)
 {
@@ -1269,5 +1310,6 @@ static void
 kx_redis_sub_free(kx_redis_sub_t *sub)
 {
     ngx_queue_remove(&sub->queue);
+    ngx_queue_remove(&sub->bucket);
     ngx_free(sub);
 }
