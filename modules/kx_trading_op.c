@@ -203,6 +203,7 @@ kx_trading_op_read(kx_trading_op_t *op)
 
     ngx_memzero(&st, sizeof(kx_pg_stmt_t));
     st.sql = KX_TRADING_LOCK_SQL;
+    st.name = "kx_trading_lock";
     st.nparams = 6;
     st.values = values;
 
@@ -498,6 +499,7 @@ kx_trading_op_locked(kx_pg_result_t *res, void *data)
 
     ngx_memzero(&st, sizeof(kx_pg_stmt_t));
     st.sql = KX_TRADING_APPLY_SQL;
+    st.name = "kx_trading_apply";
     st.nparams = 1;
     st.values = values;
 

@@ -14,7 +14,9 @@
  * IDLE waits in the pool, watching its socket so that a connection the
  * server closed is noticed and dropped at once; BUSY has one statement in
  * flight (PQsendQueryParams, PQflush until 0, PQconsumeInput/PQisBusy/
- * PQgetResult); HELD belongs to a transaction between two statements.
+ * PQgetResult; a named statement: PQsendPrepare on its first run on the
+ * connection, then PQsendQueryPrepared); HELD belongs to a transaction
+ * between two statements.
  *
  * Statements that find no idle connection wait in a bounded FIFO queue,
  * while new connections are opened up to the pool size.  After a failed
@@ -59,6 +61,9 @@
 #define KX_PG_REQ_POSTED    3
 
 /* request kinds */
+/* named statements a connection prepares at most (then: unnamed) */
+#define KX_PG_MAX_PREPARED  8
+
 #define KX_PG_K_QUERY       0
 #define KX_PG_K_BEGIN       1
 #define KX_PG_K_TXN_QUERY   2
@@ -83,6 +88,10 @@ struct kx_pg_conn_s {
     kx_pg_txn_t           *txn;          /* the transaction holding it */
     PGresult              *res;
     int                    pid;          /* of the server backend */
+
+    /* statements prepared on this session (kx_pg_stmt_t.name) */
+    const char            *prepared[KX_PG_MAX_PREPARED];
+    ngx_uint_t             nprepared;
 
     unsigned               state:3;
     unsigned               flushing:1;
@@ -114,6 +123,7 @@ struct kx_pg_req_s {
     const char            *error;
 
     const char            *sql;
+    const char            *name;         /* prepared statement, or NULL */
     const char           **values;
     int                   *lengths;
     int                   *formats;
@@ -123,6 +133,7 @@ struct kx_pg_req_s {
     unsigned               state:2;
     unsigned               kind:3;
     unsigned               resent:1;
+    unsigned               preparing:1;  /* its Prepare is in flight */
 };
 
 
@@ -179,6 +190,8 @@ static void kx_pg_conn_connect_timeout(ngx_event_t *ev);
 static void kx_pg_conn_connect_failed(kx_pg_conn_t *conn, const char *error);
 static void kx_pg_conn_ready(kx_pg_conn_t *conn);
 static void kx_pg_conn_run(kx_pg_conn_t *conn, kx_pg_req_t *req);
+static int kx_pg_conn_send(kx_pg_conn_t *conn, kx_pg_req_t *req);
+static ngx_int_t kx_pg_conn_prepared(kx_pg_conn_t *conn);
 static ngx_int_t kx_pg_conn_flush(kx_pg_conn_t *conn);
 static void kx_pg_conn_busy(kx_pg_conn_t *conn, ngx_event_t *ev);
 static void kx_pg_conn_idle(kx_pg_conn_t *conn, ngx_event_t *ev);
@@ -975,6 +988,7 @@ kx_pg_req_create(kx_pg_pool_t *pool, kx_pg_txn_t *txn, ngx_uint_t kind,
     }
 
     req->timeout = stmt->timeout;
+    req->name = stmt->name;
     req->nparams = (int) n;
     req->result_format = stmt->binary_result ? 1 : 0;
 
@@ -1548,10 +1562,7 @@ kx_pg_conn_run(kx_pg_conn_t *conn, kx_pg_req_t *req)
     req->conn = conn;
     req->state = KX_PG_REQ_RUNNING;
 
-    if (!PQsendQueryParams(conn->pg, req->sql, req->nparams, NULL,
-                           req->values, req->lengths, req->formats,
-                           req->result_format))
-    {
+    if (!kx_pg_conn_send(conn, req)) {
         if ((req->kind == KX_PG_K_QUERY || req->kind == KX_PG_K_BEGIN)
             && !req->resent)
         {
@@ -1589,6 +1600,82 @@ kx_pg_conn_run(kx_pg_conn_t *conn, kx_pg_req_t *req)
     if (kx_pg_conn_flush(conn) != NGX_OK) {
         kx_pg_conn_lost(conn, PQerrorMessage(conn->pg));
     }
+}
+
+
+/*
+ * A named statement (kx_pg_stmt_t.name) is prepared once per session:
+ * the first run on a connection sends Prepare and, once that succeeded,
+ * the execution (kx_pg_conn_prepared); later runs only Bind and Execute,
+ * so the server neither parses nor plans the statement again.
+ */
+
+static int
+kx_pg_conn_send(kx_pg_conn_t *conn, kx_pg_req_t *req)
+{
+    ngx_uint_t  i;
+
+    req->preparing = 0;
+
+    if (req->name == NULL) {
+        return PQsendQueryParams(conn->pg, req->sql, req->nparams, NULL,
+                                 req->values, req->lengths, req->formats,
+                                 req->result_format);
+    }
+
+    for (i = 0; i < conn->nprepared; i++) {
+        if (ngx_strcmp(conn->prepared[i], req->name) == 0) {
+            return PQsendQueryPrepared(conn->pg, req->name, req->nparams,
+                                       req->values, req->lengths,
+                                       req->formats, req->result_format);
+        }
+    }
+
+    if (conn->nprepared == KX_PG_MAX_PREPARED) {
+        return PQsendQueryParams(conn->pg, req->sql, req->nparams, NULL,
+                                 req->values, req->lengths, req->formats,
+                                 req->result_format);
+    }
+
+    req->preparing = 1;
+
+    return PQsendPrepare(conn->pg, req->name, req->sql, req->nparams, NULL);
+}
+
+
+/*
+ * The result of a Prepare: NGX_OK when the execution went out (the
+ * statement stays in flight), else NGX_DECLINED (the Prepare's error is
+ * the statement's result) or NGX_ERROR (the connection is lost).
+ */
+
+static ngx_int_t
+kx_pg_conn_prepared(kx_pg_conn_t *conn)
+{
+    kx_pg_req_t  *req;
+
+    req = conn->req;
+    req->preparing = 0;
+
+    if (conn->broken || conn->res == NULL
+        || PQresultStatus(conn->res) != PGRES_COMMAND_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    PQclear(conn->res);
+    conn->res = NULL;
+
+    conn->prepared[conn->nprepared++] = req->name;
+
+    if (!PQsendQueryPrepared(conn->pg, req->name, req->nparams, req->values,
+                             req->lengths, req->formats, req->result_format)
+        || kx_pg_conn_flush(conn) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -1681,6 +1768,21 @@ kx_pg_conn_busy(kx_pg_conn_t *conn, ngx_event_t *ev)
 
         } else {
             PQclear(res);
+        }
+    }
+
+    if (conn->req && conn->req->preparing) {
+        switch (kx_pg_conn_prepared(conn)) {
+
+        case NGX_OK:
+            return;
+
+        case NGX_ERROR:
+            kx_pg_conn_lost(conn, PQerrorMessage(conn->pg));
+            return;
+
+        default: /* NGX_DECLINED */
+            break;
         }
     }
 

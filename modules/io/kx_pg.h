@@ -91,6 +91,12 @@ typedef void (*kx_pg_handler_pt)(kx_pg_result_t *result, void *data);
  */
 typedef struct {
     const char          *sql;
+    /*
+     * Non-NULL: a name (static, one per distinct sql) under which each
+     * connection prepares the statement on its first run and executes it
+     * afterwards without parsing and planning it again.
+     */
+    const char          *name;
     ngx_uint_t           nparams;
     const char *const   *values;         /* NULL entry: SQL NULL */
     const int           *lengths;        /* binary parameters only */
