@@ -627,6 +627,20 @@ kx_market_polygon_call(kx_market_polygon_conf_t *pc, ngx_uint_t kind,
 }
 
 
+/* a call that cannot go to Polygon: not its ticker, or no key */
+static kx_market_call_t *
+kx_market_polygon_refuse(kx_market_call_t *call)
+{
+    if (call->symbol[0] == '\0') {
+        return kx_market_polygon_fail_soon(call, KX_MARKET_NOT_FOUND,
+                                           "not a Polygon ticker");
+    }
+
+    return kx_market_polygon_fail_soon(call, KX_MARKET_UNAVAILABLE,
+                                       "no Polygon API key");
+}
+
+
 /* sends path to Polygon; NGX_ERROR only when nothing could start */
 static ngx_int_t
 kx_market_polygon_send(kx_market_call_t *call, const char *path,
@@ -789,14 +803,8 @@ kx_market_polygon_quote(void *conf, kx_market_query_t *q, ngx_log_t *log,
         return NULL;
     }
 
-    if (call->symbol[0] == '\0') {
-        return kx_market_polygon_fail_soon(call, KX_MARKET_NOT_FOUND,
-                                           "not a Polygon ticker");
-    }
-
-    if (pc->key.len == 0) {
-        return kx_market_polygon_fail_soon(call, KX_MARKET_UNAVAILABLE,
-                                           "no Polygon API key");
+    if (call->symbol[0] == '\0' || pc->key.len == 0) {
+        return kx_market_polygon_refuse(call);
     }
 
     len = kx_polygon_path_snapshot(path, sizeof(path), call->symbol);
@@ -916,14 +924,8 @@ kx_market_polygon_bars(void *conf, kx_market_query_t *q, ngx_log_t *log,
         return NULL;
     }
 
-    if (call->symbol[0] == '\0') {
-        return kx_market_polygon_fail_soon(call, KX_MARKET_NOT_FOUND,
-                                           "not a Polygon ticker");
-    }
-
-    if (pc->key.len == 0) {
-        return kx_market_polygon_fail_soon(call, KX_MARKET_UNAVAILABLE,
-                                           "no Polygon API key");
+    if (call->symbol[0] == '\0' || pc->key.len == 0) {
+        return kx_market_polygon_refuse(call);
     }
 
     tf = kx_sim_tf_name(q->tf);
@@ -1075,14 +1077,8 @@ kx_market_polygon_news(void *conf, kx_market_query_t *q, ngx_log_t *log,
         return NULL;
     }
 
-    if (call->symbol[0] == '\0') {
-        return kx_market_polygon_fail_soon(call, KX_MARKET_NOT_FOUND,
-                                           "not a Polygon ticker");
-    }
-
-    if (pc->key.len == 0) {
-        return kx_market_polygon_fail_soon(call, KX_MARKET_UNAVAILABLE,
-                                           "no Polygon API key");
+    if (call->symbol[0] == '\0' || pc->key.len == 0) {
+        return kx_market_polygon_refuse(call);
     }
 
     len = kx_polygon_path_news(path, sizeof(path), call->symbol,
