@@ -46,7 +46,8 @@ typedef struct {
 
 typedef struct {
     ngx_http_kx_agg_part_t     portfolio;
-    ngx_http_kx_agg_part_t    *quotes;
+    const kx_json_node_t      *positions;   /* of the parsed portfolio */
+    ngx_http_kx_agg_part_t    *quotes;      /* one per position */
     ngx_uint_t                 nquotes;
     ngx_uint_t                 pending;
     unsigned                   quoting:1;
@@ -57,10 +58,9 @@ static ngx_int_t ngx_http_kx_aggregate_handler(ngx_http_request_t *r);
 static void ngx_http_kx_aggregate_resume(ngx_http_request_t *r);
 /* NGX_AGAIN while the quotes are fetched, else the answer's rc */
 static ngx_int_t ngx_http_kx_aggregate_quotes(ngx_http_request_t *r,
-    ngx_http_kx_agg_ctx_t *ctx, const kx_json_node_t *positions,
-    ngx_uint_t n);
+    ngx_http_kx_agg_ctx_t *ctx, ngx_uint_t n);
 static ngx_int_t ngx_http_kx_aggregate_reply(ngx_http_request_t *r,
-    ngx_http_kx_agg_ctx_t *ctx, const kx_json_node_t *positions);
+    ngx_http_kx_agg_ctx_t *ctx);
 static ngx_int_t ngx_http_kx_aggregate_start(ngx_http_request_t *r,
     ngx_str_t *uri, ngx_http_kx_agg_part_t *part);
 static ngx_int_t ngx_http_kx_aggregate_done(ngx_http_request_t *sr,
@@ -184,7 +184,6 @@ ngx_http_kx_aggregate_resume(ngx_http_request_t *r)
     ngx_int_t                          rc;
     kx_json_perr_t                     err;
     ngx_http_kx_agg_ctx_t             *ctx;
-    const kx_json_node_t              *positions;
     ngx_http_kx_aggregate_loc_conf_t  *alcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_kx_aggregate_module);
@@ -205,7 +204,8 @@ ngx_http_kx_aggregate_resume(ngx_http_request_t *r)
                           ctx->portfolio.body.len, NULL, &ctx->portfolio.doc,
                           &err)
             != KX_JSON_PE_OK
-            || kx_enrich_positions(kx_json_root(ctx->portfolio.doc), &n)
+            || (ctx->positions = kx_enrich_positions(
+                                     kx_json_root(ctx->portfolio.doc), &n))
                == NULL)
         {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -221,8 +221,6 @@ ngx_http_kx_aggregate_resume(ngx_http_request_t *r)
 
         alcf = ngx_http_get_module_loc_conf(r, ngx_http_kx_aggregate_module);
 
-        positions = kx_enrich_positions(kx_json_root(ctx->portfolio.doc), &n);
-
         if (n > alcf->max_positions) {
             /* beyond the fan-out bound: trading's own valuation */
             n = 0;
@@ -231,7 +229,7 @@ ngx_http_kx_aggregate_resume(ngx_http_request_t *r)
         ctx->quoting = 1;
 
         if (n > 0) {
-            rc = ngx_http_kx_aggregate_quotes(r, ctx, positions, n);
+            rc = ngx_http_kx_aggregate_quotes(r, ctx, n);
             if (rc != NGX_AGAIN) {
                 ngx_http_finalize_request(r, rc);
             }
@@ -240,16 +238,13 @@ ngx_http_kx_aggregate_resume(ngx_http_request_t *r)
         }
     }
 
-    positions = kx_enrich_positions(kx_json_root(ctx->portfolio.doc), &n);
-
-    ngx_http_finalize_request(r,
-                              ngx_http_kx_aggregate_reply(r, ctx, positions));
+    ngx_http_finalize_request(r, ngx_http_kx_aggregate_reply(r, ctx));
 }
 
 
 static ngx_int_t
 ngx_http_kx_aggregate_quotes(ngx_http_request_t *r,
-    ngx_http_kx_agg_ctx_t *ctx, const kx_json_node_t *positions, ngx_uint_t n)
+    ngx_http_kx_agg_ctx_t *ctx, ngx_uint_t n)
 {
     u_char                            *p;
     size_t                             len;
@@ -268,7 +263,7 @@ ngx_http_kx_aggregate_quotes(ngx_http_request_t *r,
     ctx->nquotes = n;
 
     for (i = 0; i < n; i++) {
-        sym = kx_enrich_symbol(positions, i, &len);
+        sym = kx_enrich_symbol(ctx->positions, i, &len);
 
         if (sym == NULL || len > 20) {
             /* no quote to ask for: it values at trading's price */
@@ -296,7 +291,7 @@ ngx_http_kx_aggregate_quotes(ngx_http_request_t *r,
     }
 
     if (ctx->pending == 0) {
-        return ngx_http_kx_aggregate_reply(r, ctx, positions);
+        return ngx_http_kx_aggregate_reply(r, ctx);
     }
 
     return NGX_AGAIN;
@@ -304,19 +299,17 @@ ngx_http_kx_aggregate_quotes(ngx_http_request_t *r,
 
 
 static ngx_int_t
-ngx_http_kx_aggregate_reply(ngx_http_request_t *r, ngx_http_kx_agg_ctx_t *ctx,
-    const kx_json_node_t *positions)
+ngx_http_kx_aggregate_reply(ngx_http_request_t *r, ngx_http_kx_agg_ctx_t *ctx)
 {
     int                     rc;
-    size_t                  n;
     kx_jw_t                 w;
     ngx_uint_t              i;
     ngx_http_kx_agg_part_t *q;
     const kx_json_node_t  **quotes;
 
-    (void) kx_enrich_positions(kx_json_root(ctx->portfolio.doc), &n);
-
-    quotes = ngx_pcalloc(r->pool, (n + 1) * sizeof(kx_json_node_t *));
+    /* NULL for every position whose quote is missing or not fetched */
+    quotes = ngx_pcalloc(r->pool, (kx_json_arr_len(ctx->positions) + 1)
+                                  * sizeof(kx_json_node_t *));
     if (quotes == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
