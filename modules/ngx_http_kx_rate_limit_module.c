@@ -7,9 +7,16 @@
  * A policy counts in one of two places:
  *   - local: a shared-memory zone of this instance (rbtree + LRU queue,
  *     the shape of ngx_http_limit_req_module);
- *   - redis: one atomic round trip (a Lua GCRA over Redis' clock), so
- *     every gateway replica spends one budget; when Redis fails the
- *     policy fails open or closed, as configured.
+ *   - redis: a Lua GCRA over Redis' clock, so every gateway replica
+ *     spends one budget; when Redis fails the policy fails open or
+ *     closed, as configured.
+ *
+ * Redis checks are batched: every check that arrives in one turn of the
+ * event loop waits in a queue, and a posted event sends them all as ONE
+ * script call that takes the keys in arrival order, atomically.  Running
+ * a script costs Redis far more than the few GET/SET in it, so a busy
+ * worker pays that once per turn instead of once per request, while the
+ * answers are exactly those of one call per check, back to back.
  *
  * The handler runs in the access phase after kx_jwt (the config script
  * registers this module first, and access handlers run in reverse), so
@@ -34,6 +41,9 @@
 #define KX_RL_LOCAL       0
 #define KX_RL_REDIS       1
 
+/* checks per script call: 3 + 3 * n arguments stay under kx_redis' 1024 */
+#define KX_RL_BATCH_MAX   256
+
 
 typedef struct {
     ngx_rbtree_t        rbtree;
@@ -57,6 +67,8 @@ typedef struct {
     kx_gcra_t                   gcra;
     ngx_uint_t                  mode;
     ngx_flag_t                  fail_open;
+    ngx_str_t                   interval;   /* the script's ARGV, as text */
+    ngx_str_t                   limit;
     ngx_shm_zone_t             *shm_zone;
     ngx_http_kx_rl_shctx_t     *sh;
     ngx_slab_pool_t            *shpool;
@@ -74,18 +86,33 @@ typedef struct {
 } ngx_http_kx_rl_loc_conf_t;
 
 
-typedef struct ngx_http_kx_rl_ctx_s  ngx_http_kx_rl_ctx_t;
+typedef struct ngx_http_kx_rl_ctx_s    ngx_http_kx_rl_ctx_t;
+typedef struct ngx_http_kx_rl_batch_s  ngx_http_kx_rl_batch_t;
 
 typedef struct {
+    ngx_queue_t                 queue;      /* waiting for the next batch */
     ngx_http_kx_rl_ctx_t       *ctx;
     ngx_http_kx_rl_policy_t    *policy;
-    kx_redis_cmd_t             *cmd;
-    kx_redis_t                 *rd;
-    ngx_str_t                   args[6];    /* EVALSHA, or EVAL on NOSCRIPT */
+    ngx_http_kx_rl_batch_t     *batch;      /* sent: waiting for its answer */
+    ngx_uint_t                  slot;       /* in batch->checks */
+    ngx_str_t                   key;        /* in the request's pool */
+    ngx_uint_t                  queued;
     ngx_uint_t                  done;
     ngx_uint_t                  failed;
     kx_gcra_result_t            res;
 } ngx_http_kx_rl_check_t;
+
+
+/* one script call; its memory holds everything it sends */
+struct ngx_http_kx_rl_batch_s {
+    kx_redis_t                 *rd;
+    kx_redis_cmd_t             *cmd;
+    ngx_uint_t                  n;
+    ngx_uint_t                  live;       /* checks whose request waits */
+    ngx_http_kx_rl_check_t    **checks;     /* NULL: its request went away */
+    ngx_str_t                  *args;       /* EVALSHA, or EVAL on NOSCRIPT */
+    ngx_uint_t                  nargs;
+};
 
 
 struct ngx_http_kx_rl_ctx_s {
@@ -107,10 +134,14 @@ static ngx_http_kx_rl_node_t *ngx_http_kx_rl_lookup(
     ngx_http_kx_rl_policy_t *p, ngx_str_t *key, uint32_t hash);
 static void ngx_http_kx_rl_expire(ngx_http_kx_rl_policy_t *p, int64_t now,
     ngx_uint_t n);
-static ngx_int_t ngx_http_kx_rl_redis(ngx_http_request_t *r,
-    ngx_http_kx_rl_check_t *chk, ngx_str_t *key, kx_redis_t *rd);
-static void ngx_http_kx_rl_redis_done(kx_redis_status_e status,
+static void ngx_http_kx_rl_enqueue(ngx_http_kx_rl_check_t *chk,
+    kx_redis_t *rd);
+static void ngx_http_kx_rl_flush(ngx_event_t *ev);
+static ngx_http_kx_rl_batch_t *ngx_http_kx_rl_batch(ngx_uint_t n,
+    size_t keys);
+static void ngx_http_kx_rl_batch_done(kx_redis_status_e status,
     redisReply *reply, void *data);
+static void ngx_http_kx_rl_resume(ngx_http_kx_rl_check_t *chk);
 static ngx_int_t ngx_http_kx_rl_finish(ngx_http_request_t *r,
     ngx_http_kx_rl_loc_conf_t *rlcf, ngx_http_kx_rl_ctx_t *ctx);
 static ngx_int_t ngx_http_kx_rl_headers(ngx_http_request_t *r,
@@ -194,28 +225,43 @@ ngx_module_t  ngx_http_kx_rate_limit_module = {
 
 
 /*
- * The same algorithm as kx_gcra_take(), on Redis' clock so replicas
- * agree on time; one script call is one atomic round trip.
- * KEYS[1] the bucket; ARGV interval and burst in microseconds/requests.
- * Returns {allowed, remaining, retry_after_us, reset_us}.
+ * kx_gcra_take() for every check of a batch, on Redis' clock so replicas
+ * agree on time, in one atomic call.  KEYS: the buckets, in arrival order
+ * (a key may come more than once); ARGV: interval and limit (burst *
+ * interval) of each, in microseconds.  A key is read once and written
+ * once, whatever its count.  Returns, for each key, the one number
+ * kx_gcra_decide() needs: used = max(TAT, now) + interval - now.
  */
-/* EVALSHA with the script's SHA-1 saves sending it with every request */
+/* EVALSHA with the script's SHA-1 saves sending it with every call */
 static u_char  ngx_http_kx_rl_script_sha[41];
 
 static ngx_str_t  ngx_http_kx_rl_script = ngx_string(
     "local t = redis.call('TIME') "
-    "local now = tonumber(t[1]) * 1000000 + tonumber(t[2]) "
-    "local interval = tonumber(ARGV[1]) "
-    "local limit = tonumber(ARGV[2]) * interval "
-    "local tat = tonumber(redis.call('GET', KEYS[1]) or '0') "
-    "if tat < now then tat = now end "
-    "local used = tat + interval - now "
-    "if used <= limit then "
-    "  redis.call('SET', KEYS[1], tat + interval, 'PX', "
-    "             math.floor(used / 1000) + 1) "
-    "  return {1, math.floor((limit - used) / interval), 0, used} "
+    "local now = t[1] * 1000000 + t[2] "
+    "local tat, set, out = {}, {}, {} "
+    "for i, k in ipairs(KEYS) do "
+    "  local v = tat[k] or tonumber(redis.call('GET', k)) or 0 "
+    "  if v < now then v = now end "
+    "  local iv = tonumber(ARGV[2 * i - 1]) "
+    "  local used = v + iv - now "
+    "  if used <= tonumber(ARGV[2 * i]) then "
+    "    v = v + iv "
+    "    set[k] = true "
+    "  end "
+    "  tat[k] = v "
+    "  out[i] = used "
     "end "
-    "return {0, 0, used - limit, tat - now}");
+    "for k in pairs(set) do "
+    "  redis.call('SET', k, tat[k], 'PX', "
+    "             math.floor((tat[k] - now) / 1000) + 1) "
+    "end "
+    "return out");
+
+
+/* this worker's checks waiting for the end of the event loop's turn */
+static ngx_queue_t  ngx_http_kx_rl_queue;
+static kx_redis_t  *ngx_http_kx_rl_queue_rd;
+static ngx_event_t  ngx_http_kx_rl_flush_event;
 
 
 static ngx_int_t
@@ -322,9 +368,8 @@ ngx_http_kx_rl_start(ngx_http_request_t *r, ngx_http_kx_rl_loc_conf_t *rlcf,
             continue;
         }
 
-        if (ngx_http_kx_rl_redis(r, chk, &key, rd) != NGX_OK) {
-            return NGX_ERROR;
-        }
+        chk->key = key;
+        ngx_http_kx_rl_enqueue(chk, rd);
 
         ctx->pending++;
     }
@@ -450,111 +495,243 @@ ngx_http_kx_rl_expire(ngx_http_kx_rl_policy_t *p, int64_t now, ngx_uint_t n)
 }
 
 
-static ngx_int_t
-ngx_http_kx_rl_redis(ngx_http_request_t *r, ngx_http_kx_rl_check_t *chk,
-    ngx_str_t *key, kx_redis_t *rd)
+static void
+ngx_http_kx_rl_enqueue(ngx_http_kx_rl_check_t *chk, kx_redis_t *rd)
+{
+    ngx_event_t  *ev;
+
+    ev = &ngx_http_kx_rl_flush_event;
+
+    if (ev->handler == NULL) {
+        ngx_queue_init(&ngx_http_kx_rl_queue);
+        ev->handler = ngx_http_kx_rl_flush;
+        ev->log = ngx_cycle->log;
+    }
+
+    ngx_http_kx_rl_queue_rd = rd;
+
+    ngx_queue_insert_tail(&ngx_http_kx_rl_queue, &chk->queue);
+    chk->queued = 1;
+
+    /* posted events run once this turn's I/O events are handled */
+    if (!ev->posted) {
+        ngx_post_event(ev, &ngx_posted_events);
+    }
+}
+
+
+/* the posted event: every queued check goes out, 256 to a script call */
+
+static void
+ngx_http_kx_rl_flush(ngx_event_t *ev)
 {
     u_char                   *p;
-    ngx_str_t                *args;
+    size_t                    keys;
+    ngx_str_t                *args, *key;
+    ngx_uint_t                i, n;
+    ngx_queue_t              *q;
+    ngx_http_kx_rl_batch_t   *b;
+    ngx_http_kx_rl_check_t   *chk;
     ngx_http_kx_rl_policy_t  *pol;
 
-    pol = chk->policy;
-    args = chk->args;
-    chk->rd = rd;
+    while (!ngx_queue_empty(&ngx_http_kx_rl_queue)) {
+
+        n = 0;
+        keys = 0;
+
+        for (q = ngx_queue_head(&ngx_http_kx_rl_queue);
+             q != ngx_queue_sentinel(&ngx_http_kx_rl_queue)
+             && n < KX_RL_BATCH_MAX;
+             q = ngx_queue_next(q))
+        {
+            chk = ngx_queue_data(q, ngx_http_kx_rl_check_t, queue);
+            keys += sizeof("kx:rl::") - 1 + chk->policy->name.len
+                    + chk->key.len;
+            n++;
+        }
+
+        b = ngx_http_kx_rl_batch(n, keys);
+
+        args = b ? b->args : NULL;
+        p = b ? (u_char *) (args + b->nargs) : NULL;
+
+        for (i = 0; i < n; i++) {
+            q = ngx_queue_head(&ngx_http_kx_rl_queue);
+            chk = ngx_queue_data(q, ngx_http_kx_rl_check_t, queue);
+
+            ngx_queue_remove(q);
+            chk->queued = 0;
+
+            if (b == NULL) {
+                /* out of memory: as if Redis were down */
+                chk->failed = 1;
+                ngx_http_kx_rl_resume(chk);
+                continue;
+            }
+
+            pol = chk->policy;
+
+            /* the key, copied: a NOSCRIPT retry may outlive the request */
+            key = &args[3 + i];
+            key->data = p;
+            p = ngx_sprintf(p, "kx:rl:%V:%V", &pol->name, &chk->key);
+            key->len = p - key->data;
+
+            args[3 + n + 2 * i] = pol->interval;
+            args[3 + n + 2 * i + 1] = pol->limit;
+
+            b->checks[i] = chk;
+            chk->batch = b;
+            chk->slot = i;
+        }
+
+        if (b == NULL) {
+            continue;
+        }
+
+        b->rd = ngx_http_kx_rl_queue_rd;
+        b->live = n;
+
+        /* the count of keys goes after the batch's own text */
+        args[2].data = p;
+        args[2].len = ngx_sprintf(p, "%ui", n) - p;
+
+        b->cmd = kx_redis_command(b->rd, args, b->nargs, 0,
+                                  ngx_http_kx_rl_batch_done, b);
+
+        if (b->cmd == NULL) {
+            ngx_http_kx_rl_batch_done(KX_REDIS_UNAVAILABLE, NULL, b);
+        }
+    }
+}
+
+
+static ngx_http_kx_rl_batch_t *
+ngx_http_kx_rl_batch(ngx_uint_t n, size_t keys)
+{
+    size_t                   size;
+    ngx_uint_t               nargs;
+    ngx_http_kx_rl_batch_t  *b;
+
+    nargs = 3 + 3 * n;
+
+    size = sizeof(ngx_http_kx_rl_batch_t)
+           + n * sizeof(ngx_http_kx_rl_check_t *)
+           + nargs * sizeof(ngx_str_t)
+           + keys + NGX_INT_T_LEN;
+
+    b = ngx_alloc(size, ngx_cycle->log);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(b, sizeof(ngx_http_kx_rl_batch_t));
+
+    b->n = n;
+    b->nargs = nargs;
+    b->checks = (ngx_http_kx_rl_check_t **) (b + 1);
+    b->args = (ngx_str_t *) (b->checks + n);
 
     /* the script by its SHA-1; a server that lacks it gets it once */
-    ngx_str_set(&args[0], "EVALSHA");
-    args[1].data = ngx_http_kx_rl_script_sha;
-    args[1].len = 40;
-    ngx_str_set(&args[2], "1");
+    ngx_str_set(&b->args[0], "EVALSHA");
+    b->args[1].data = ngx_http_kx_rl_script_sha;
+    b->args[1].len = 40;
 
-    args[3].len = sizeof("kx:rl::") - 1 + pol->name.len + key->len;
-    args[3].data = ngx_pnalloc(r->pool, args[3].len + 2 * NGX_INT64_LEN);
-    if (args[3].data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_sprintf(args[3].data, "kx:rl:%V:%V", &pol->name, key);
-
-    p = args[3].data + args[3].len;
-    args[4].data = p;
-    args[4].len = ngx_sprintf(p, "%L", pol->gcra.interval) - p;
-    p += args[4].len;
-    args[5].data = p;
-    args[5].len = ngx_sprintf(p, "%L", pol->gcra.burst) - p;
-
-    chk->cmd = kx_redis_command(rd, args, 6, 0, ngx_http_kx_rl_redis_done,
-                                chk);
-    if (chk->cmd == NULL) {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
+    return b;
 }
 
 
 static void
-ngx_http_kx_rl_redis_done(kx_redis_status_e status, redisReply *reply,
+ngx_http_kx_rl_batch_done(kx_redis_status_e status, redisReply *reply,
     void *data)
 {
-    ngx_http_kx_rl_check_t *chk = data;
+    ngx_http_kx_rl_batch_t *b = data;
 
-    ngx_uint_t             i;
-    ngx_connection_t      *c;
-    ngx_http_request_t    *r;
-    ngx_http_kx_rl_ctx_t  *ctx;
-    long long              v[4];
+    ngx_uint_t               i, ok;
+    redisReply              *e;
+    ngx_http_kx_rl_check_t  *chk;
 
-    chk->cmd = NULL;
+    b->cmd = NULL;
 
     if (status == KX_REDIS_ERROR && reply && reply->type == REDIS_REPLY_ERROR
         && reply->len >= 8 && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0
-        && chk->args[0].len == 7)
+        && b->args[0].len == 7)
     {
         /* a restarted or new server: send the script itself, once */
-        ngx_str_set(&chk->args[0], "EVAL");
-        chk->args[1] = ngx_http_kx_rl_script;
+        ngx_str_set(&b->args[0], "EVAL");
+        b->args[1] = ngx_http_kx_rl_script;
 
-        chk->cmd = kx_redis_command(chk->rd, chk->args, 6, 0,
-                                    ngx_http_kx_rl_redis_done, chk);
-        if (chk->cmd) {
+        b->cmd = kx_redis_command(b->rd, b->args, b->nargs, 0,
+                                  ngx_http_kx_rl_batch_done, b);
+        if (b->cmd) {
             return;
         }
     }
 
-    chk->done = 1;
+    ok = (status == KX_REDIS_OK && reply->type == REDIS_REPLY_ARRAY
+          && reply->elements == b->n);
 
-    if (status == KX_REDIS_OK && reply->type == REDIS_REPLY_ARRAY
-        && reply->elements == 4)
-    {
-        for (i = 0; i < 4; i++) {
-            if (reply->element[i]->type != REDIS_REPLY_INTEGER) {
-                break;
-            }
-            v[i] = reply->element[i]->integer;
+    if (!ok && status == KX_REDIS_ERROR && reply) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "kx_rate_limit: redis script failed: %*s",
+                      (size_t) reply->len, reply->str);
+    }
+
+    /* every answer first: a resumed request may do anything */
+
+    for (i = 0; i < b->n; i++) {
+        chk = b->checks[i];
+
+        if (chk == NULL) {
+            continue;
         }
 
-        if (i == 4) {
-            chk->res.allowed = (v[0] == 1);
-            chk->res.remaining = v[1];
-            chk->res.retry_after = v[2];
-            chk->res.reset = v[3];
+        e = ok ? reply->element[i] : NULL;
+
+        if (e && e->type == REDIS_REPLY_INTEGER) {
+            kx_gcra_decide(&chk->policy->gcra, e->integer, &chk->res);
 
         } else {
             chk->failed = 1;
         }
-
-    } else {
-        chk->failed = 1;
     }
 
+    /* a request that goes away meanwhile empties its own slot only */
+
+    for (i = 0; i < b->n; i++) {
+        chk = b->checks[i];
+
+        if (chk == NULL) {
+            continue;
+        }
+
+        b->checks[i] = NULL;
+        chk->batch = NULL;
+
+        ngx_http_kx_rl_resume(chk);
+    }
+
+    ngx_free(b);
+}
+
+
+static void
+ngx_http_kx_rl_resume(ngx_http_kx_rl_check_t *chk)
+{
+    ngx_connection_t      *c;
+    ngx_http_request_t    *r;
+    ngx_http_kx_rl_ctx_t  *ctx;
+
+    chk->done = 1;
+
     ctx = chk->ctx;
-    r = ctx->request;
-    c = r->connection;
 
     if (--ctx->pending) {
         return;
     }
+
+    r = ctx->request;
+    c = r->connection;
 
     /* resume the phases: the handler now sees every answer */
     ngx_http_core_run_phases(r);
@@ -707,12 +884,34 @@ ngx_http_kx_rl_cleanup(void *data)
 {
     ngx_http_kx_rl_ctx_t *ctx = data;
 
-    ngx_uint_t  i;
+    ngx_uint_t               i;
+    ngx_http_kx_rl_batch_t  *b;
+    ngx_http_kx_rl_check_t  *chk;
 
     for (i = 0; i < ctx->nchecks; i++) {
-        if (ctx->checks[i].cmd) {
-            kx_redis_cancel(ctx->checks[i].cmd);
-            ctx->checks[i].cmd = NULL;
+        chk = &ctx->checks[i];
+
+        if (chk->queued) {
+            /* not sent yet: it spends nothing */
+            ngx_queue_remove(&chk->queue);
+            chk->queued = 0;
+            continue;
+        }
+
+        b = chk->batch;
+
+        if (b == NULL) {
+            continue;
+        }
+
+        b->checks[chk->slot] = NULL;
+        chk->batch = NULL;
+
+        /* nobody waits for the answer any more (b->cmd is NULL while
+         * ngx_http_kx_rl_batch_done() runs: it frees the batch) */
+        if (--b->live == 0 && b->cmd) {
+            kx_redis_cancel(b->cmd);
+            ngx_free(b);
         }
     }
 }
@@ -981,6 +1180,20 @@ ngx_http_kx_rl_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                            "\"%V\": rate or burst out of range", &cmd->name);
         return NGX_CONF_ERROR;
     }
+
+    /* the Redis script's arguments, printed once */
+    p = ngx_pnalloc(cf->pool, 2 * NGX_INT64_LEN);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    pol->interval.data = p;
+    p = ngx_sprintf(p, "%L", pol->gcra.interval);
+    pol->interval.len = p - pol->interval.data;
+
+    pol->limit.data = p;
+    p = ngx_sprintf(p, "%L", pol->gcra.burst * pol->gcra.interval);
+    pol->limit.len = p - pol->limit.data;
 
     name.len = sizeof("kx_rl_") - 1 + pol->name.len;
     name.data = ngx_pnalloc(cf->pool, name.len);

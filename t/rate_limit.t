@@ -12,6 +12,8 @@ use Test::More;
 use Digest::SHA qw(hmac_sha256);
 use MIME::Base64 qw(encode_base64url);
 use POSIX ();
+use IO::Socket::INET;
+use IO::Select;
 
 use lib 't/lib';
 use Kx::Test;
@@ -135,6 +137,64 @@ my ($evalsha) = $stats =~ /cmdstat_evalsha:calls=(\d+)/;
 my ($eval) = $stats =~ /cmdstat_eval:calls=(\d+)/;
 cmp_ok $evalsha // 0, '>=', 9, 'the script runs by its SHA-1 (EVALSHA)';
 cmp_ok $eval // 0, '<=', 3, 'and is sent whole only when Redis lacks it';
+
+# --- redis: one script call per turn of the event loop --------------------
+
+# Every request reaches g2's only worker in ONE epoll wakeup: the
+# connections are accepted first, the worker is stopped while all the
+# requests are written, then continued.
+sub at_once {
+    my ($ng, @reqs) = @_;
+    my @s = map {
+        IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $ng->port,
+                              Proto => 'tcp', Timeout => 10) or die "connect: $!"
+    } @reqs;
+    select undef, undef, undef, 0.3;            # accepted, waiting for bytes
+    $ng->kill_stop;
+    for my $i (0 .. $#reqs) {
+        my ($path, $sub) = @{ $reqs[$i] };
+        syswrite $s[$i], "GET $path HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+            . 'Authorization: Bearer ' . token($sub) . "\r\n\r\n";
+    }
+    $ng->kill_cont;
+    return map {
+        my ($s, $buf) = ($_, '');
+        my $sel = IO::Select->new($s);
+        while ($sel->can_read(10)) { sysread($s, $buf, 65536, length $buf) or last }
+        close $s;
+        parse_http_response($buf) // { status => 0, headers => {} };
+    } @s;
+}
+
+sub evalsha_calls {
+    my ($c) = $redis->command('INFO', 'commandstats') =~ /cmdstat_evalsha:calls=(\d+)/;
+    return $c // 0;
+}
+
+my $calls = evalsha_calls();
+my @once = at_once($g2, map { ['/shared', $_ % 2 ? 'ivan' : 'judy'] } 1 .. 16);
+my $used = evalsha_calls() - $calls;
+for my $u (['ivan', 1], ['judy', 0]) {
+    my @mine = grep { $_ % 2 == $u->[1] } 0 .. 15;
+    my @pass = grep { $once[$_]{status} == 204 } @mine;
+    is scalar(@pass), 5, "one batch of 16: exactly 5 of $u->[0]'s 8 pass";
+    is scalar(grep { $once[$_]{status} == 429 } @mine), 3, 'the other 3 are refused';
+    is join(',', sort map { $once[$_]{headers}{'ratelimit-remaining'} } @pass),
+        '0,1,2,3,4', 'each request got its own answer (RateLimit-Remaining)';
+}
+cmp_ok $used, '>=', 1, 'the checks went to Redis';
+cmp_ok $used, '<=', 2, "16 checks in one turn: $used script call(s), not 16";
+is get($g1, '/shared', 'ivan')->{status}, 429,
+    'the other gateway sees the same, spent budget';
+
+# Redis stalls: the batch times out and every request in it fails as
+# configured (closed: 503), none hangs
+$redis->kill_stop;
+my @stalled = at_once($g2, map { ['/strict', "kate$_"] } 1 .. 4);
+$redis->kill_cont;
+is_deeply [map { $_->{status} } @stalled], [503, 503, 503, 503],
+    'Redis stalled: every request of the batch fails closed (503)';
+wait_until(sub { get($g2, '/strict', 'liam')->{status} == 204 }, timeout => 10);
 
 # --- redis down ----------------------------------------------------------
 

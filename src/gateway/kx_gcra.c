@@ -27,21 +27,28 @@ void
 kx_gcra_take(const kx_gcra_t *g, int64_t tat, int64_t now,
     kx_gcra_result_t *res)
 {
-    int64_t  limit, next, used;
-
-    /* the bucket holds `burst` requests: burst * interval of credit */
-    limit = g->burst * g->interval;
-
     if (tat < now) {
         tat = now;
     }
 
-    next = tat + g->interval;
-    used = next - now;
+    kx_gcra_decide(g, tat + g->interval - now, res);
+
+    res->tat = res->allowed ? tat + g->interval : tat;
+}
+
+
+void
+kx_gcra_decide(const kx_gcra_t *g, int64_t used, kx_gcra_result_t *res)
+{
+    int64_t  limit;
+
+    /* the bucket holds `burst` requests: burst * interval of credit */
+    limit = g->burst * g->interval;
+
+    res->tat = 0;
 
     if (used <= limit) {
         res->allowed = 1;
-        res->tat = next;
         res->remaining = (limit - used) / g->interval;
         res->retry_after = 0;
         res->reset = used;
@@ -49,8 +56,7 @@ kx_gcra_take(const kx_gcra_t *g, int64_t tat, int64_t now,
     }
 
     res->allowed = 0;
-    res->tat = tat;
     res->remaining = 0;
     res->retry_after = used - limit;
-    res->reset = tat - now;
+    res->reset = used - g->interval;
 }

@@ -41,5 +41,12 @@ int kx_gcra_init(kx_gcra_t *g, int64_t rate, int64_t period_us,
 void kx_gcra_take(const kx_gcra_t *g, int64_t tat, int64_t now,
     kx_gcra_result_t *res);
 
+/*
+ * The same decision from used = max(tat, now) + interval - now, the one
+ * number a store that keeps the TAT itself (the Redis script) returns;
+ * res->tat is not set.
+ */
+void kx_gcra_decide(const kx_gcra_t *g, int64_t used, kx_gcra_result_t *res);
+
 
 #endif /* _KX_GCRA_H_INCLUDED_ */

@@ -16,8 +16,9 @@ main(void)
 {
     int               i, passed;
     int64_t           tat, now;
+    int64_t           used;
     kx_gcra_t         g;
-    kx_gcra_result_t  r;
+    kx_gcra_result_t  r, d;
 
     kx_tap_ok(kx_gcra_init(&g, 0, SEC, 1) != 0, "rate 0 refused");
     kx_tap_ok(kx_gcra_init(&g, 10, SEC, 0) != 0, "burst 0 refused");
@@ -95,6 +96,35 @@ main(void)
         if (r.allowed) { tat = r.tat; passed++; }
     }
     kx_tap_ok(passed == 5, "no double burst at a window edge (%d)", passed);
+
+    /*
+     * decide() from the script's one number agrees with take() on every
+     * field, at the edges of the bucket and around them
+     */
+    kx_gcra_init(&g, 10, SEC, 5);
+    now = 1000 * (int64_t) SEC;
+    passed = 0;
+
+    for (tat = now - 2 * SEC; tat <= now + 2 * SEC; tat += 12345) {
+        kx_gcra_take(&g, tat, now, &r);
+        used = (tat > now ? tat : now) + g.interval - now;
+        kx_gcra_decide(&g, used, &d);
+
+        if (r.allowed == d.allowed && r.remaining == d.remaining
+            && r.retry_after == d.retry_after && r.reset == d.reset)
+        {
+            passed++;
+        }
+    }
+
+    kx_tap_ok(passed == (4 * SEC) / 12345 + 1,
+              "decide(used) == take(tat, now) on all %d points", passed);
+
+    kx_gcra_decide(&g, 5 * g.interval, &d);
+    kx_tap_ok(d.allowed && d.remaining == 0, "used == limit: the last one");
+    kx_gcra_decide(&g, 5 * g.interval + 1, &d);
+    kx_tap_ok(!d.allowed && d.retry_after == 1
+              && d.reset == 4 * g.interval + 1, "1 us over: refused");
 
     return kx_tap_done();
 }
