@@ -13,8 +13,13 @@
  *     PUBLISH kx:user:<user_id> {"id":"E","event_id":..,"type":..,
  *                                "data":<payload>,"occurred_at":..}
  *
- * one atomic Lua script per row, then marks the rows published
- * (published_at, stream_id) with one UPDATE per batch.
+ * one atomic Lua script per event, then marks the rows published
+ * (published_at, stream_id) with one UPDATE per batch.  A row is one
+ * event, or, when its payload is a JSON array (type kx.events, trading's
+ * 0017), the events of one transaction, [{"event_id", "type", "payload"},
+ * ...]: the fetch expands it into one result row per event, in order, and
+ * the row is marked once all of them are published (stream_id: the last
+ * one's entry id).
  *
  * One worker relays (ngx_worker 0).  A round:
  *
@@ -22,7 +27,8 @@
  *     BEGIN
  *     lock      pg_try_advisory_xact_lock(table)   (another relay: stop)
  *     fetch     SELECT ... WHERE published_at IS NULL ORDER BY id LIMIT n
- *     publish   EVALSHA per row, pipelined on the shared Redis link
+ *               (the events of those n rows)
+ *     publish   EVALSHA per event, pipelined on the shared Redis link
  *     mark      UPDATE ... FROM unnest(ids, stream ids, errors)
  *     COMMIT
  *
@@ -110,6 +116,10 @@ typedef struct {
     ngx_str_t                   error;      /* failed: why */
     unsigned                    done:1;
     unsigned                    duplicate:1;
+    /* the last event of its table row: the row's mark (see load) */
+    unsigned                    last:1;
+    unsigned                    row_done:1;
+    ngx_str_t                  *row_error;
 } ngx_http_kx_outbox_row_t;
 
 
@@ -126,8 +136,9 @@ struct ngx_http_kx_outbox_relay_s {
     kx_pg_txn_t                     *txn;
 
     ngx_pool_t                      *pool;      /* one batch */
-    ngx_http_kx_outbox_row_t        *rows;
+    ngx_http_kx_outbox_row_t        *rows;      /* events */
     ngx_uint_t                       nrows;
+    ngx_uint_t                       nids;      /* table rows */
     ngx_uint_t                       pending;   /* scripts in flight */
     ngx_uint_t                       failed;    /* rows not published */
     ngx_uint_t                       lost;      /* ... for want of Redis */
@@ -512,9 +523,18 @@ ngx_http_kx_outbox_load(ngx_http_kx_outbox_relay_t *relay, PGresult *res)
 
     kx_outbox_chain(users, n, prev, scratch);
 
+    relay->nids = 0;
+
     for (i = 0; i < n; i++) {
         row = &relay->rows[i];
         row->relay = relay;
+
+        /* the events of a row come together, in order (the fetch) */
+        row->last = (i + 1 == n
+                     || PQgetlength(res, i, 0) != PQgetlength(res, i + 1, 0)
+                     || ngx_strcmp(PQgetvalue(res, i, 0),
+                                   PQgetvalue(res, i + 1, 0)) != 0);
+        relay->nids += row->last;
 
         if (ngx_http_kx_outbox_row_args(relay, row, res, i,
                                         prev[i] < 0
@@ -783,7 +803,8 @@ ngx_http_kx_outbox_mark(ngx_http_kx_outbox_relay_t *relay)
 {
     u_char                    *p, *ids, *sids, *errs;
     size_t                     ilen, slen, elen;
-    ngx_uint_t                 i, dups;
+    ngx_str_t                 *err;
+    ngx_uint_t                 i, all, dups;
     const char                *values[3];
     kx_pg_stmt_t               st;
     ngx_http_kx_outbox_row_t  *row;
@@ -791,19 +812,38 @@ ngx_http_kx_outbox_mark(ngx_http_kx_outbox_relay_t *relay)
     ilen = 3;
     slen = 3;
     elen = 3;
+    err = NULL;
+    all = 1;
 
     for (i = 0; i < relay->nrows; i++) {
         row = &relay->rows[i];
 
+        /* a table row: published if all its events are, else the error
+         * of the first that is not */
+        if (!row->done) {
+            all = 0;
+            err = err ? err : &row->error;
+        }
+
+        if (!row->last) {
+            continue;
+        }
+
+        row->row_done = all;
+        row->row_error = err;
+        err = NULL;
+        all = 1;
+
         ilen += row->id.len + 1;
-        slen += kx_outbox_array_elem(NULL, row->done
+        slen += kx_outbox_array_elem(NULL, row->row_done
                                            ? (char *) row->stream_id.data
                                            : NULL,
                                      row->stream_id.len) + 1;
-        elen += kx_outbox_array_elem(NULL, row->done
+        elen += kx_outbox_array_elem(NULL, row->row_done
                                            ? NULL
-                                           : (char *) row->error.data,
-                                     row->error.len) + 1;
+                                           : (char *) row->row_error->data,
+                                     row->row_done
+                                           ? 0 : row->row_error->len) + 1;
     }
 
     ids = ngx_pnalloc(relay->pool, ilen);
@@ -819,8 +859,10 @@ ngx_http_kx_outbox_mark(ngx_http_kx_outbox_relay_t *relay)
     *p++ = '{';
 
     for (i = 0; i < relay->nrows; i++) {
-        p = ngx_cpymem(p, relay->rows[i].id.data, relay->rows[i].id.len);
-        *p++ = ',';
+        if (relay->rows[i].last) {
+            p = ngx_cpymem(p, relay->rows[i].id.data, relay->rows[i].id.len);
+            *p++ = ',';
+        }
     }
 
     p[-1] = '}';
@@ -831,11 +873,14 @@ ngx_http_kx_outbox_mark(ngx_http_kx_outbox_relay_t *relay)
 
     for (i = 0; i < relay->nrows; i++) {
         row = &relay->rows[i];
-        p += kx_outbox_array_elem((char *) p,
-                                  row->done ? (char *) row->stream_id.data
-                                            : NULL,
-                                  row->stream_id.len);
-        *p++ = ',';
+
+        if (row->last) {
+            p += kx_outbox_array_elem((char *) p,
+                                      row->row_done
+                                      ? (char *) row->stream_id.data : NULL,
+                                      row->stream_id.len);
+            *p++ = ',';
+        }
     }
 
     p[-1] = '}';
@@ -852,10 +897,14 @@ ngx_http_kx_outbox_mark(ngx_http_kx_outbox_relay_t *relay)
             dups += row->duplicate;
         }
 
-        p += kx_outbox_array_elem((char *) p,
-                                  row->done ? NULL : (char *) row->error.data,
-                                  row->error.len);
-        *p++ = ',';
+        if (row->last) {
+            p += kx_outbox_array_elem((char *) p,
+                                      row->row_done
+                                      ? NULL : (char *) row->row_error->data,
+                                      row->row_done
+                                      ? 0 : row->row_error->len);
+            *p++ = ',';
+        }
     }
 
     p[-1] = '}';
@@ -945,7 +994,7 @@ ngx_http_kx_outbox_committed(kx_pg_result_t *res, void *data)
          */
         ngx_http_kx_outbox_end(relay, KX_OUTBOX_ROUND_STUCK);
 
-    } else if (relay->nrows == relay->omcf->batch) {
+    } else if (relay->nids == relay->omcf->batch) {
         ngx_http_kx_outbox_end(relay, KX_OUTBOX_ROUND_FULL);
 
     } else {
@@ -986,6 +1035,7 @@ ngx_http_kx_outbox_end(ngx_http_kx_outbox_relay_t *relay,
         relay->pool = NULL;
         relay->rows = NULL;
         relay->nrows = 0;
+        relay->nids = 0;
     }
 
     if (round == KX_OUTBOX_ROUND_FAILED || relay->failed) {
@@ -1094,7 +1144,7 @@ ngx_http_kx_outbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     /* the name was checked above: it may go into SQL text */
 
     t->probe_sql = ngx_pnalloc(cf->pool, 128 + value[1].len);
-    t->fetch_sql = ngx_pnalloc(cf->pool, 512 + value[1].len);
+    t->fetch_sql = ngx_pnalloc(cf->pool, 1024 + value[1].len);
     t->mark_sql = ngx_pnalloc(cf->pool, 512 + value[1].len);
 
     if (t->probe_sql == NULL || t->fetch_sql == NULL || t->mark_sql == NULL) {
@@ -1106,12 +1156,21 @@ ngx_http_kx_outbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                     &value[1]);
     *p = '\0';
 
+    /* a row whose payload is an array: one result row per event */
     p = ngx_sprintf(t->fetch_sql,
-                    "SELECT id, event_id, type, user_id, payload::text, "
-                    "to_char(created_at AT TIME ZONE 'UTC', "
+                    "SELECT o.id, coalesce(e.v->>'event_id', "
+                    "o.event_id::text), coalesce(e.v->>'type', o.type), "
+                    "o.user_id, coalesce((e.v->'payload')::text, "
+                    "o.payload::text), "
+                    "to_char(o.created_at AT TIME ZONE 'UTC', "
                     "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "
-                    "FROM %V WHERE published_at IS NULL "
-                    "ORDER BY id LIMIT $1::int",
+                    "FROM (SELECT id, event_id, type, user_id, payload, "
+                    "created_at FROM %V WHERE published_at IS NULL "
+                    "ORDER BY id LIMIT $1::int) o "
+                    "LEFT JOIN LATERAL jsonb_array_elements(CASE WHEN "
+                    "jsonb_typeof(o.payload) = 'array' THEN o.payload END) "
+                    "WITH ORDINALITY AS e(v, n) ON true "
+                    "ORDER BY o.id, e.n",
                     &value[1]);
     *p = '\0';
 

@@ -72,7 +72,7 @@ for my $bad ('outbox', 'trading.outbox;drop', 'Trading.outbox',
 
 my $ng = start_nginx($CONF, pg => $pg, redis => $redis);
 
-my @USERS = map { sprintf '00000000-0000-4000-8000-%012d', $_ } 1 .. 12;
+my @USERS = map { sprintf '00000000-0000-4000-8000-%012d', $_ } 1 .. 14;
 my ($UA, $UB, $UC) = @USERS;
 
 my $seq = 0;
@@ -383,6 +383,89 @@ check_user_order('after the failures');
     ok all_published(), 'the stream repaired: they go, in order';
     is_deeply [ map { $_->[1]{event_id} } @{ xrange("kx:events:user:$stuck") } ],
               [ @eids[0, 2] ], '... in order';
+}
+
+# --- a row with several events (kx.events, trading's 0017) -----------------
+# One row per transaction: payload = [{event_id, type, payload}, ...].  Each
+# event is its own entry and message, in order; the row is marked once all
+# of them are published; a failing event holds back the rest of the row.
+
+sub insert_batch {
+    my ($u, @types) = @_;
+    my @ids = map { $pg->value('SELECT gen_random_uuid()') } @types;
+    my $arr = join ', ', map {
+        $seq++;
+        qq({"event_id": "$ids[$_]", "type": "$types[$_]", )
+        . qq("payload": {"n": $seq, "user": "$u"}})
+    } 0 .. $#types;
+    $pg->psql("INSERT INTO trading.outbox (event_id, type, user_id, payload) "
+              . "VALUES ('$ids[0]', 'kx.events', '$u', '[$arr]')");
+    return @ids;
+}
+
+{
+    my ($u, $v) = @USERS[12, 13];
+    my $sub = $redis->connect(timeout => 5);
+    $sub->send_command('SUBSCRIBE', "kx:user:$u");
+    $sub->read_reply;
+
+    my $published0 = metric('published');
+    my @eids = insert_batch($u, 'order.created', 'order.filled',
+                            'portfolio.updated');
+    push @eids, insert_events([$u, 'order.cancelled']);
+
+    ok all_published(), 'a kx.events row and a later row are published';
+    my $mine = [ grep { $_->[1]{user_id} eq $u } @{ xrange('kx:events') } ];
+    is_deeply [ map { $_->[1]{event_id} } @$mine ], \@eids,
+        'kx:events: one entry per event, in order, with its own event_id';
+    is_deeply [ map { $_->[1]{type} } @$mine ],
+        [qw(order.created order.filled portfolio.updated order.cancelled)],
+        '... and its own type';
+    is json_decode($mine->[1][1]{payload})->{user}, $u,
+        '... and its own payload';
+    is_deeply xrange("kx:events:user:$u"), $mine,
+        'the user\'s stream: the same entries';
+    my @msgs = map { json_decode($sub->read_reply(5)->[2]) } 1 .. 4;
+    is_deeply [ map { [$_->{id}, $_->{event_id}, $_->{type}] } @msgs ],
+        [ map { [$_->[0], $_->[1]{event_id}, $_->[1]{type}] } @$mine ],
+        'one message per event on kx:user:<uid>, in order';
+    is metric('published') - $published0, 4,
+        'kx_outbox_published_total counts events';
+    is_deeply [ $pg->rows("SELECT stream_id, attempts FROM trading.outbox "
+                          . "WHERE user_id = '$u' ORDER BY id") ],
+        [ [ $mine->[2][0], 1 ], [ $mine->[3][0], 1 ] ],
+        'the row is marked once, with its last event\'s entry id';
+    is_deeply [ map { "@$_" } $pg->rows(
+        "SELECT n, event_id, type FROM trading.outbox_events "
+        . "WHERE user_id = '$u' ORDER BY id, n") ],
+        [ map { join ' ', ($_ < 3 ? $_ + 1 : 1), $eids[$_],
+                $mine->[$_][1]{type} } 0 .. 3 ],
+        'trading.outbox_events: one row per event';
+
+    # an event of a row fails: the row waits (its later events too),
+    # then goes whole
+    my @b = insert_batch($v, 'order.created', 'order.filled');
+    ok all_published(), 'a second row published';
+    $redis->command('SET', "kx:events:user:$v", 'not a stream');
+    my @c = insert_batch($v, 'order.created', 'order.filled',
+                         'portfolio.updated');
+    ok wait_until(sub {
+        $pg->value("SELECT attempts FROM trading.outbox "
+                   . "WHERE event_id = '$c[0]'") >= 2
+    }, timeout => 10), 'a row whose events fail is retried';
+    like $pg->value("SELECT last_error FROM trading.outbox "
+                    . "WHERE event_id = '$c[0]'"), qr/WRONGTYPE/,
+        '... with the first failure\'s error';
+    $redis->command('DEL', "kx:events:user:$v");
+    ok all_published(), 'the stream repaired: the row goes';
+    my $n = event_counts();
+    is_deeply [ map { $n->{$_} // 0 } @b, @c ], [ (1) x 5 ],
+        'every event of both rows once in kx:events';
+    is_deeply [ map { $_->[1]{event_id} } @{ xrange("kx:events:user:$v") } ],
+        \@c, '... and in order in the user\'s (new) stream';
+
+    # the sections below read trading.outbox as one row per event
+    $pg->psql("DELETE FROM trading.outbox WHERE user_id IN ('$u', '$v')");
 }
 
 # --- two instances relay one table: nothing twice, order kept --------------

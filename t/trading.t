@@ -126,11 +126,15 @@ is $r->{json}{status}, 'filled', 'stored filled';
 is_deeply [ map { $_->[0] } $pg->rows("SELECT status FROM trading.order_events"
                                       . " WHERE order_id = '$o1->{id}' ORDER BY id") ],
     [qw(new accepted filled)], 'every transition in order_events';
-is_deeply [ map { $_->[0] } $pg->rows("SELECT type FROM trading.outbox"
-                                      . " WHERE user_id = '$u1' ORDER BY id") ],
+is_deeply [ map { $_->[0] } $pg->rows("SELECT type FROM trading.outbox_events"
+                                      . " WHERE user_id = '$u1' ORDER BY id, n") ],
     [qw(order.created order.filled portfolio.updated)],
-    'outbox rows in the same transaction';
-my $fill_ev = json_decode($pg->value("SELECT payload FROM trading.outbox"
+    'outbox events in the same transaction';
+is $pg->value("SELECT count(*) FROM trading.outbox WHERE user_id = '$u1'"), 1,
+    '... as one outbox row (0017)';
+is $pg->value("SELECT count(DISTINCT event_id) FROM trading.outbox_events"
+              . " WHERE user_id = '$u1'"), 3, '... each with its event_id';
+my $fill_ev = json_decode($pg->value("SELECT payload FROM trading.outbox_events"
                                      . " WHERE user_id = '$u1'"
                                      . " AND type = 'order.filled'"));
 is $fill_ev->{id}, $o1->{id}, 'order.filled carries the order';
@@ -329,8 +333,8 @@ $got = wait_until(sub {
 }, timeout => 10, interval => 0.3);
 ok $got, 'a day order expires after the close of its session';
 like $got->{expired_at} // '', qr/^\d{4}-/, 'expired_at' if $got;
-is $pg->value("SELECT count(*) FROM trading.outbox WHERE user_id = '$u7'"
-              . " AND type = 'order.cancelled'"
+is $pg->value("SELECT count(*) FROM trading.outbox_events"
+              . " WHERE user_id = '$u7' AND type = 'order.cancelled'"
               . " AND payload->>'status' = 'expired'"), 1,
     'order.cancelled with status expired in the outbox';
 

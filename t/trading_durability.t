@@ -167,7 +167,8 @@ ok wait_until(sub {
 }, timeout => 60), 'the relay caught up: no unpublished outbox row';
 
 my %event_of_order;
-for my $row ($pg->rows("SELECT event_id, payload->>'id' FROM trading.outbox "
+for my $row ($pg->rows("SELECT event_id, payload->>'id' "
+                       . "FROM trading.outbox_events "
                        . "WHERE type LIKE 'order.%'"))
 {
     push @{ $event_of_order{ $row->[1] } }, $row->[0];
@@ -192,7 +193,7 @@ my @missing = grep { !$in_stream{$_} }
 is scalar(@missing), 0,
     'every event of every accepted order is in kx:events';
 
-my $outbox_n = $pg->value('SELECT count(*) FROM trading.outbox');
+my $outbox_n = $pg->value('SELECT count(*) FROM trading.outbox_events');
 is scalar(keys %in_stream), $outbox_n,
     "all $outbox_n outbox events are in kx:events";
 is scalar(grep { $in_stream{$_} > 1 } keys %in_stream), 0,

@@ -16,6 +16,7 @@ static void kx_txn_event(kx_txn_t *t, kx_dec_t price, const char *reason);
 static void kx_txn_outbox(kx_txn_t *t, const char *type,
     const kx_dec_t *fill_qty, const kx_dec_t *fill_price,
     const char *trade_id);
+static void kx_txn_event_id(kx_txn_t *t, kx_jw_t *w);
 static void kx_txn_time(kx_jw_t *w, int64_t usec);
 static void kx_txn_order_row(kx_txn_t *t, kx_jw_t *w);
 static int kx_txn_exec_known(kx_txn_t *t, const char *id, size_t len);
@@ -422,6 +423,7 @@ kx_txn_outbox(kx_txn_t *t, const char *type, const kx_dec_t *fill_qty,
     w = &t->outbox;
 
     kx_jw_obj_begin(w);
+    kx_txn_event_id(t, w);
     kx_jw_key(w, "type");
     kx_jw_str(w, type);
     kx_jw_key(w, "payload");
@@ -486,6 +488,23 @@ kx_txn_outbox(kx_txn_t *t, const char *type, const kx_dec_t *fill_qty,
     }
 
     kx_jw_obj_end(w);
+}
+
+
+/*
+ * Each event's own id (the consumers' dedupe key), made here: order_apply()
+ * stores a transaction's events as one outbox row (0017), so PostgreSQL's
+ * per-row default cannot name them.
+ */
+static void
+kx_txn_event_id(kx_txn_t *t, kx_jw_t *w)
+{
+    char  id[KX_TXN_UUID_LEN + 1];
+
+    t->uuid(id);
+
+    kx_jw_key(w, "event_id");
+    kx_jw_str(w, id);
 }
 
 
@@ -620,6 +639,7 @@ kx_txn_finish(kx_txn_t *t, kx_jw_t *out)
 
     if (t->cash_delta.v || t->reserved_delta.v || t->realized_delta.v) {
         kx_jw_obj_begin(&t->outbox);
+        kx_txn_event_id(t, &t->outbox);
         kx_jw_key(&t->outbox, "type");
         kx_jw_str(&t->outbox, "portfolio.updated");
         kx_jw_key(&t->outbox, "payload");

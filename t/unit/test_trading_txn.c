@@ -128,6 +128,34 @@ types_are(const kx_json_node_t *root, const char *want, const char *name)
 }
 
 
+/* every event its own id: order_apply() stores them as one outbox row */
+static void
+event_ids_distinct(const kx_json_node_t *root)
+{
+    size_t                 i, j, n, len[8];
+    const char            *s[8];
+    const kx_json_node_t  *ob;
+
+    ob = kx_json_obj_get(root, "outbox");
+    n = kx_json_arr_len(ob);
+
+    for (i = 0; i < n && i < 8; i++) {
+        s[i] = NULL;
+        len[i] = 0;
+        (void) kx_json_get_str(kx_json_arr_at(ob, i), "event_id", &s[i],
+                               &len[i]);
+        ok(s[i] != NULL && len[i] == KX_TXN_UUID_LEN,
+           "outbox event %zu has an event_id", i);
+
+        for (j = 0; j < i; j++) {
+            ok(s[i] == NULL || s[j] == NULL || len[i] != len[j]
+               || memcmp(s[i], s[j], len[i]) != 0,
+               "event_id %zu differs from %zu", i, j);
+        }
+    }
+}
+
+
 static void
 test_limit_buy_partial_then_cancel(void)
 {
@@ -164,6 +192,7 @@ test_limit_buy_partial_then_cancel(void)
     root = kx_json_root(doc);
     types_are(root, "order.created order.filled order.cancelled "
               "portfolio.updated", "outbox events");
+    event_ids_distinct(root);
     is_int((int) kx_json_arr_len(kx_json_obj_get(root, "events")), 4,
            "events: new accepted partially_filled canceled");
     is_int((int) kx_json_arr_len(kx_json_obj_get(root, "trades")), 1,
