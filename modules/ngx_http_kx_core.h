@@ -40,7 +40,16 @@ typedef struct {
 } ngx_http_kx_cors_conf_t;
 
 
+typedef struct ngx_http_kx_alog_s  ngx_http_kx_alog_t;
+
+
 ngx_int_t ngx_http_kx_health_handler(ngx_http_request_t *r);
+
+/* kx_access_log: the directive, and one line for a finished request */
+char *ngx_http_kx_access_log_set(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_http_kx_access_log(ngx_http_request_t *r, ngx_http_kx_alog_t *lg,
+    ngx_str_t *service, ngx_str_t *request_id, ngx_str_t *route);
 
 /* NGX_DECLINED to go on, else a status or rc to finalize with */
 ngx_int_t ngx_http_kx_cors_handler(ngx_http_request_t *r,

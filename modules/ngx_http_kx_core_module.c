@@ -32,6 +32,7 @@ typedef struct {
     ngx_http_kx_error_conf_t  *error;
     ngx_str_t                  json;         /* kx_json_file's content */
     ngx_http_kx_cors_conf_t    cors;
+    ngx_http_kx_alog_t        *access_log;   /* NULL: off */
 } ngx_http_kx_core_loc_conf_t;
 
 
@@ -86,6 +87,13 @@ static ngx_command_t  ngx_http_kx_core_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_kx_core_main_conf_t, health_timeout),
+      NULL },
+
+    { ngx_string("kx_access_log"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE123,
+      ngx_http_kx_access_log_set,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kx_core_loc_conf_t, access_log),
       NULL },
 
     { ngx_string("kx_route"),
@@ -197,6 +205,8 @@ static ngx_http_variable_t  ngx_http_kx_core_vars[] = {
 static ngx_str_t  ngx_http_kx_json_type = ngx_string("application/json");
 static ngx_str_t  ngx_http_kx_route_name = ngx_string("kx_route");
 static ngx_int_t  ngx_http_kx_route_index = NGX_ERROR;
+static ngx_str_t  ngx_http_kx_request_id_name = ngx_string("kx_request_id");
+static ngx_int_t  ngx_http_kx_request_id_index = NGX_ERROR;
 
 
 ngx_int_t
@@ -775,9 +785,11 @@ ngx_http_kx_json_file_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_kx_log_handler(ngx_http_request_t *r)
 {
-    ngx_msec_int_t               ms;
-    ngx_time_t                  *tp;
-    ngx_http_variable_value_t   *route;
+    ngx_str_t                     rid, rt;
+    ngx_msec_int_t                ms;
+    ngx_time_t                   *tp;
+    ngx_http_variable_value_t    *route, *id;
+    ngx_http_kx_core_loc_conf_t  *klcf;
 
     if (r != r->main) {
         return NGX_OK;
@@ -786,6 +798,23 @@ ngx_http_kx_log_handler(ngx_http_request_t *r)
     route = ngx_http_get_indexed_variable(r, ngx_http_kx_route_index);
     if (route == NULL || route->not_found) {
         return NGX_OK;
+    }
+
+    klcf = ngx_http_get_module_loc_conf(r, ngx_http_kx_core_module);
+
+    if (klcf->access_log) {
+        id = ngx_http_get_indexed_variable(r, ngx_http_kx_request_id_index);
+        if (id == NULL) {
+            return NGX_OK;
+        }
+
+        rid.data = id->data;
+        rid.len = id->len;
+        rt.data = route->data;
+        rt.len = route->len;
+
+        ngx_http_kx_access_log(r, klcf->access_log,
+                               ngx_http_kx_service_name(r), &rid, &rt);
     }
 
     tp = ngx_timeofday();
@@ -828,6 +857,12 @@ ngx_http_kx_core_init(ngx_conf_t *cf)
     ngx_http_kx_route_index = ngx_http_get_variable_index(cf,
                                                  &ngx_http_kx_route_name);
     if (ngx_http_kx_route_index == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_kx_request_id_index = ngx_http_get_variable_index(cf,
+                                             &ngx_http_kx_request_id_name);
+    if (ngx_http_kx_request_id_index == NGX_ERROR) {
         return NGX_ERROR;
     }
 
@@ -930,6 +965,7 @@ ngx_http_kx_core_create_loc_conf(ngx_conf_t *cf)
     klcf->cors.origins = NGX_CONF_UNSET_PTR;
     klcf->cors.max_age = NGX_CONF_UNSET;
     klcf->cors.credentials = NGX_CONF_UNSET;
+    klcf->access_log = NGX_CONF_UNSET_PTR;
 
     return klcf;
 }
@@ -945,6 +981,7 @@ ngx_http_kx_core_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->cors.origins, prev->cors.origins, NULL);
     ngx_conf_merge_sec_value(conf->cors.max_age, prev->cors.max_age, 600);
     ngx_conf_merge_value(conf->cors.credentials, prev->cors.credentials, 0);
+    ngx_conf_merge_ptr_value(conf->access_log, prev->access_log, NULL);
 
     /* kx_error is a content handler: not inherited */
 

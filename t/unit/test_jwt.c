@@ -372,6 +372,34 @@ main(void)
                   "expiry");
         opt.now = NOW;
 
+        /* a hit answers the time claims as a miss does, nbf included */
+        {
+            char  *t3;
+
+            t3 = make_token(NULL, "{\"sub\":\"early\",\"nbf\":1700000000,"
+                            "\"exp\":1700000060}", JWT_ALG_HS256, secret,
+                            strlen(secret));
+            rc = kx_jwt_verify_cached(&ks, cache, t3, strlen(t3), &opt, &c2);
+            kx_tap_ok(rc == KX_JWT_OK && c2.exp == 1700000060
+                      && c2.sub_len == 5, "cache: nbf token verified");
+            kx_jwt_claims_free(&c2);
+            opt.now = 1700000000 - 31;
+            rc = kx_jwt_verify_cached(&ks, cache, t3, strlen(t3), &opt, &c2);
+            kx_tap_ok(rc == KX_JWT_ENOTYET, "cache: a hit before nbf");
+            opt.now = 1700000060 + 31;
+            rc = kx_jwt_verify_cached(&ks, cache, t3, strlen(t3), &opt, &c2);
+            kx_tap_ok(rc == KX_JWT_EEXPIRED, "cache: a hit after exp");
+            opt.now = 1700000030;
+            rc = kx_jwt_verify_cached(&ks, cache, t3, strlen(t3), &opt, &c2);
+            kx_jwt_cache_stats(cache, &hits, &misses);
+            kx_tap_ok(rc == KX_JWT_OK && c2.exp == 1700000060
+                      && c2.sub_len == 5 && memcmp(c2.sub, "early", 5) == 0
+                      && hits == 5, "cache: a hit inside the window");
+            kx_jwt_claims_free(&c2);
+            opt.now = NOW;
+            free(t3);
+        }
+
         /* one changed byte is another token: verified, and refused */
         t2[strlen(t2) - 2] ^= 1;
         rc = kx_jwt_verify_cached(&ks, cache, t2, strlen(t2), &opt, &c2);
