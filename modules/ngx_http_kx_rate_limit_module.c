@@ -141,6 +141,7 @@ static ngx_http_kx_rl_batch_t *ngx_http_kx_rl_batch(ngx_uint_t n,
     size_t keys);
 static void ngx_http_kx_rl_batch_done(kx_redis_status_e status,
     redisReply *reply, void *data);
+static void ngx_http_kx_rl_sent(ngx_http_kx_rl_batch_t *b);
 static void ngx_http_kx_rl_resume(ngx_http_kx_rl_check_t *chk);
 static ngx_int_t ngx_http_kx_rl_finish(ngx_http_request_t *r,
     ngx_http_kx_rl_loc_conf_t *rlcf, ngx_http_kx_rl_ctx_t *ctx);
@@ -262,6 +263,7 @@ static ngx_str_t  ngx_http_kx_rl_script = ngx_string(
 static ngx_queue_t  ngx_http_kx_rl_queue;
 static kx_redis_t  *ngx_http_kx_rl_queue_rd;
 static ngx_event_t  ngx_http_kx_rl_flush_event;
+static ngx_uint_t   ngx_http_kx_rl_inflight;
 
 
 static ngx_int_t
@@ -534,6 +536,14 @@ ngx_http_kx_rl_flush(ngx_event_t *ev)
     ngx_http_kx_rl_check_t   *chk;
     ngx_http_kx_rl_policy_t  *pol;
 
+    /*
+     * One call in flight at a time: what arrives meanwhile waits for its
+     * answer and goes out as the next, larger batch.
+     */
+    if (ngx_http_kx_rl_inflight) {
+        return;
+    }
+
     while (!ngx_queue_empty(&ngx_http_kx_rl_queue)) {
 
         n = 0;
@@ -598,6 +608,8 @@ ngx_http_kx_rl_flush(ngx_event_t *ev)
 
         b->cmd = kx_redis_command(b->rd, args, b->nargs, 0,
                                   ngx_http_kx_rl_batch_done, b);
+
+        ngx_http_kx_rl_inflight++;
 
         if (b->cmd == NULL) {
             ngx_http_kx_rl_batch_done(KX_REDIS_UNAVAILABLE, NULL, b);
@@ -668,6 +680,8 @@ ngx_http_kx_rl_batch_done(kx_redis_status_e status, redisReply *reply,
         }
     }
 
+    ngx_http_kx_rl_sent(b);
+
     ok = (status == KX_REDIS_OK && reply->type == REDIS_REPLY_ARRAY
           && reply->elements == b->n);
 
@@ -712,6 +726,27 @@ ngx_http_kx_rl_batch_done(kx_redis_status_e status, redisReply *reply,
     }
 
     ngx_free(b);
+}
+
+
+/* a call is over: the checks that waited for it go out */
+
+static void
+ngx_http_kx_rl_sent(ngx_http_kx_rl_batch_t *b)
+{
+    ngx_event_t  *ev;
+
+    (void) b;
+
+    ngx_http_kx_rl_inflight--;
+
+    ev = &ngx_http_kx_rl_flush_event;
+
+    if (ngx_http_kx_rl_inflight == 0
+        && !ngx_queue_empty(&ngx_http_kx_rl_queue) && !ev->posted)
+    {
+        ngx_post_event(ev, &ngx_posted_events);
+    }
 }
 
 
@@ -911,6 +946,7 @@ ngx_http_kx_rl_cleanup(void *data)
          * ngx_http_kx_rl_batch_done() runs: it frees the batch) */
         if (--b->live == 0 && b->cmd) {
             kx_redis_cancel(b->cmd);
+            ngx_http_kx_rl_sent(b);
             ngx_free(b);
         }
     }
