@@ -64,6 +64,7 @@ typedef struct {
     unsigned               up:1;          /* connected at some point */
     unsigned               deliberate:1;  /* we are freeing the context */
     unsigned               sub:1;         /* the subscriber link */
+    unsigned               writing:1;     /* in redisAsyncHandleWrite() */
 } kx_redis_link_t;
 
 
@@ -540,7 +541,10 @@ kx_redis_link_handler(ngx_event_t *ev)
     /* either call may free the context and this connection: return after */
 
     if (ev->write) {
+        /* a write that does not finish waits for EPOLLOUT: add_write */
+        link->writing = 1;
         redisAsyncHandleWrite(link->ac);
+        link->writing = 0;
 
     } else {
         redisAsyncHandleRead(link->ac);
@@ -633,9 +637,31 @@ kx_redis_ev_add_write(void *privdata)
 {
     kx_redis_link_t *link = privdata;
 
-    if (link->c && !link->c->write->active) {
-        (void) kx_io_fd_watch(link->c, link->c->read->active, 1);
+    ngx_connection_t  *c;
+
+    c = link->c;
+
+    if (c == NULL || c->write->active) {
+        return;
     }
+
+    /*
+     * hiredis asks with every command.  Connected, the socket almost
+     * always takes the bytes: write at the end of this turn of the event
+     * loop (a posted event), so the turn's commands go out in one write
+     * without two epoll_ctl() and a wait for EPOLLOUT.  Only a write that
+     * did not finish, or a connect, waits for the socket.
+     */
+
+    if (link->state == KX_REDIS_CONNECTED && !link->writing) {
+        if (!c->write->posted) {
+            ngx_post_event(c->write, &ngx_posted_events);
+        }
+
+        return;
+    }
+
+    (void) kx_io_fd_watch(c, c->read->active, 1);
 }
 
 
