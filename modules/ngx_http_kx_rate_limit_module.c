@@ -141,7 +141,7 @@ static ngx_http_kx_rl_batch_t *ngx_http_kx_rl_batch(ngx_uint_t n,
     size_t keys);
 static void ngx_http_kx_rl_batch_done(kx_redis_status_e status,
     redisReply *reply, void *data);
-static void ngx_http_kx_rl_sent(ngx_http_kx_rl_batch_t *b);
+static void ngx_http_kx_rl_answered(void);
 static void ngx_http_kx_rl_resume(ngx_http_kx_rl_check_t *chk);
 static ngx_int_t ngx_http_kx_rl_finish(ngx_http_request_t *r,
     ngx_http_kx_rl_loc_conf_t *rlcf, ngx_http_kx_rl_ctx_t *ctx);
@@ -565,7 +565,7 @@ ngx_http_kx_rl_flush(ngx_event_t *ev)
         args = b ? b->args : NULL;
         p = b ? (u_char *) (args + b->nargs) : NULL;
 
-        for (i = 0; i < n; i++) {
+        for (i = 0; i < n && !ngx_queue_empty(&ngx_http_kx_rl_queue); i++) {
             q = ngx_queue_head(&ngx_http_kx_rl_queue);
             chk = ngx_queue_data(q, ngx_http_kx_rl_check_t, queue);
 
@@ -680,7 +680,7 @@ ngx_http_kx_rl_batch_done(kx_redis_status_e status, redisReply *reply,
         }
     }
 
-    ngx_http_kx_rl_sent(b);
+    ngx_http_kx_rl_answered();
 
     ok = (status == KX_REDIS_OK && reply->type == REDIS_REPLY_ARRAY
           && reply->elements == b->n);
@@ -732,11 +732,9 @@ ngx_http_kx_rl_batch_done(kx_redis_status_e status, redisReply *reply,
 /* a call is over: the checks that waited for it go out */
 
 static void
-ngx_http_kx_rl_sent(ngx_http_kx_rl_batch_t *b)
+ngx_http_kx_rl_answered(void)
 {
     ngx_event_t  *ev;
-
-    (void) b;
 
     ngx_http_kx_rl_inflight--;
 
@@ -942,11 +940,14 @@ ngx_http_kx_rl_cleanup(void *data)
         b->checks[chk->slot] = NULL;
         chk->batch = NULL;
 
-        /* nobody waits for the answer any more (b->cmd is NULL while
-         * ngx_http_kx_rl_batch_done() runs: it frees the batch) */
+        /*
+         * nobody waits for the answer any more; while the answer is being
+         * handed out b->cmd is NULL, and ngx_http_kx_rl_batch_done()
+         * frees the batch itself
+         */
         if (--b->live == 0 && b->cmd) {
             kx_redis_cancel(b->cmd);
-            ngx_http_kx_rl_sent(b);
+            ngx_http_kx_rl_answered();
             ngx_free(b);
         }
     }
