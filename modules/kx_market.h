@@ -19,6 +19,7 @@
 #include <ngx_http.h>
 
 #include "kx_market_provider.h"
+#include "kx_redis.h"
 #include "core/kx_json.h"
 
 
@@ -44,6 +45,7 @@ typedef struct {
     void                     *provider_conf;
 
     ngx_msec_t                publish_interval;   /* 0: no publisher */
+    ngx_msec_t                publish_lease;      /* 0: no lease */
     ngx_flag_t                cache;
     ngx_msec_t                cache_lock;         /* 0: no lock */
     ngx_msec_t                ttl[KX_MARKET_KINDS];
@@ -142,6 +144,11 @@ void kx_market_count(const char *name, kx_market_kind_e kind);
 ngx_int_t kx_market_publish_init(ngx_cycle_t *cycle,
     ngx_http_kx_market_main_conf_t *mmcf);
 void kx_market_publish_exit(void);
+
+/* kx_market_lease.c: one publishing instance per Redis */
+void kx_market_lease_init(ngx_cycle_t *cycle, ngx_msec_t ttl);
+void kx_market_lease_exit(void);
+ngx_uint_t kx_market_lease_check(kx_redis_t *rd);
 
 
 /* kx_market_sim.c */

@@ -16,6 +16,9 @@
  *     kx:market for every session transition since the previous check
  *     (kx_session.h; none in "always" hours).
  *
+ * With several market instances on one Redis, only the holder of the
+ * publisher lease (kx_market_lease.c) sends.
+ *
  * Nothing waits: commands go out on the shared pipelined connection and
  * their replies are only counted.  While Redis is down, or more than a
  * few ticks of commands are unanswered, quotes stay pending (newest
@@ -116,6 +119,8 @@ kx_market_publish_init(ngx_cycle_t *cycle,
     kx_market_pub_ev.data = &kx_market_pub_conn;
     kx_market_pub_ev.cancelable = 1;
 
+    kx_market_lease_init(cycle, mmcf->publish_lease);
+
     ngx_add_timer(&kx_market_pub_ev, mmcf->publish_interval);
 
     return NGX_OK;
@@ -128,6 +133,8 @@ kx_market_publish_exit(void)
     if (kx_market_pub_ev.timer_set) {
         ngx_del_timer(&kx_market_pub_ev);
     }
+
+    kx_market_lease_exit();
 
     if (kx_market_pub_mmcf && kx_market_pub_mmcf->provider->live_stop) {
         kx_market_pub_mmcf->provider->live_stop(
@@ -178,10 +185,22 @@ kx_market_publish_tick(ngx_event_t *ev)
     }
 
     rd = ngx_http_kx_io_redis_cycle((ngx_cycle_t *) ngx_cycle);
+    n = kx_symbols_count();
+
+    if (!kx_market_lease_check(rd)) {
+        /* another instance publishes: what we saw is not ours to send */
+        for (i = 0; i < n; i++) {
+            kx_market_pub_quotes[i].dirty = 0;
+        }
+
+        kx_market_pub_npending = 0;
+        kx_market_pub_session_ms = ngx_max(kx_market_pub_session_ms, now);
+
+        ngx_add_timer(ev, mmcf->publish_interval);
+        return;
+    }
 
     kx_market_publish_sessions(rd, now);
-
-    n = kx_symbols_count();
 
     /*
      * Two commands a symbol a tick; more than four ticks of them

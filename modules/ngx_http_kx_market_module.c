@@ -208,6 +208,13 @@ static ngx_command_t  ngx_http_kx_market_commands[] = {
       offsetof(ngx_http_kx_market_main_conf_t, publish_interval),
       NULL },
 
+    { ngx_string("kx_market_publish_lease"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_kx_market_main_conf_t, publish_lease),
+      NULL },
+
     { ngx_string("kx_market_cache"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -1996,6 +2003,7 @@ ngx_http_kx_market_create_main_conf(ngx_conf_t *cf)
     mmcf->seed = NGX_CONF_UNSET;
     mmcf->hours = NGX_CONF_UNSET_UINT;
     mmcf->publish_interval = NGX_CONF_UNSET_MSEC;
+    mmcf->publish_lease = NGX_CONF_UNSET_MSEC;
     mmcf->cache = NGX_CONF_UNSET;
     mmcf->cache_lock = NGX_CONF_UNSET_MSEC;
     mmcf->sim_latency = NGX_CONF_UNSET_MSEC;
@@ -2017,6 +2025,7 @@ ngx_http_kx_market_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(mmcf->seed, 42);
     ngx_conf_init_uint_value(mmcf->hours, KX_SIM_HOURS_ALWAYS);
     ngx_conf_init_msec_value(mmcf->publish_interval, 250);
+    ngx_conf_init_msec_value(mmcf->publish_lease, 3000);
     ngx_conf_init_value(mmcf->cache, 1);
     ngx_conf_init_msec_value(mmcf->cache_lock, 3000);
     ngx_conf_init_msec_value(mmcf->sim_latency, 0);

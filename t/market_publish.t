@@ -202,6 +202,9 @@ is scalar(grep { $seen{$_}++ } @after), 0, '... by one publisher (no duplicates)
 
 $sub->close;
 $ng->stop;
+# its publisher lease (t/market_lease.t) would keep the next instance from
+# publishing for up to kx_market_publish_lease: free it rather than wait
+$redis->command('DEL', 'kx:market:publisher');
 
 # --- C2: session transitions, on a market clock set just before them -------
 
@@ -276,6 +279,7 @@ CONF
 
     $s->close;
     $nyse->stop;
+    $redis->command('DEL', 'kx:market:publisher');
 }
 
 done_testing;
