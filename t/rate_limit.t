@@ -187,6 +187,36 @@ cmp_ok $used, '<=', 2, "16 checks in one turn: $used script call(s), not 16";
 is get($g1, '/shared', 'ivan')->{status}, 429,
     'the other gateway sees the same, spent budget';
 
+# one call in flight per worker: checks arriving in later turns while it
+# is (Redis stopped briefly; a long timeout so nothing fails) wait for its
+# answer and go out together, still in arrival order
+(my $conf3 = $conf) =~ s/kx_redis_timeout 500ms/kx_redis_timeout 10s/;
+my $g3 = start_nginx($conf3, redis => $redis, env => \%env, vars => { WORKERS => 1 });
+is get($g3, '/shared', 'olga')->{status}, 204, 'a third gateway, connected';
+$calls = evalsha_calls();
+$redis->kill_stop;
+my @inflight;
+for my $i (1 .. 7) {
+    my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $g3->port,
+                                  Proto => 'tcp', Timeout => 10) or die;
+    syswrite $c, "GET /shared HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+        . token('nora') . "\r\n\r\n";
+    push @inflight, $c;
+    select undef, undef, undef, 0.05;
+}
+$redis->kill_cont;
+my @late = map {
+    my ($s, $buf) = ($_, '');
+    my $sel = IO::Select->new($s);
+    while ($sel->can_read(15)) { sysread($s, $buf, 65536, length $buf) or last }
+    close $s;
+    (parse_http_response($buf) // { status => 0 })->{status};
+} @inflight;
+is_deeply \@late, [204, 204, 204, 204, 204, 429, 429],
+    '7 checks over 7 turns: exactly 5 pass, in arrival order';
+is evalsha_calls() - $calls, 2,
+    'the first call, then ONE for the 6 that came while it was in flight';
+
 # Redis stalls: the batch times out and every request in it fails as
 # configured (closed: 503), none hangs
 $redis->kill_stop;
