@@ -13,13 +13,13 @@
  *     PUBLISH kx:user:<user_id> {"id":"E","event_id":..,"type":..,
  *                                "data":<payload>,"occurred_at":..}
  *
- * one atomic Lua script per event, then marks the rows published
+ * one atomic Lua script per row, then marks the rows published
  * (published_at, stream_id) with one UPDATE per batch.  A row is one
  * event, or, when its payload is a JSON array (type kx.events, trading's
  * 0017), the events of one transaction, [{"event_id", "type", "payload"},
  * ...]: the fetch expands it into one result row per event, in order, and
- * the row is marked once all of them are published (stream_id: the last
- * one's entry id).
+ * the row's script adds and publishes them all, in order, or none
+ * (stream_id: the last one's entry id).
  *
  * One worker relays (ngx_worker 0).  A round:
  *
@@ -28,7 +28,7 @@
  *     lock      pg_try_advisory_xact_lock(table)   (another relay: stop)
  *     fetch     SELECT ... WHERE published_at IS NULL ORDER BY id LIMIT n
  *               (the events of those n rows)
- *     publish   EVALSHA per event, pipelined on the shared Redis link
+ *     publish   EVALSHA per row, pipelined on the shared Redis link
  *     mark      UPDATE ... FROM unnest(ids, stream ids, errors)
  *     COMMIT
  *
@@ -39,9 +39,10 @@
  *
  * Guarantees:
  *  - at-least-once: a crash, or a lost PostgreSQL, between the scripts and
- *    the COMMIT republishes the rows; the script remembers each event_id
- *    (kx:outbox:seen:<event_id>, with a TTL) and answers a republished
- *    event with its first entry id instead of adding it again;
+ *    the COMMIT republishes the rows; the script remembers each row by
+ *    its (first) event_id (kx:outbox:seen:<event_id>, with a TTL: the
+ *    entry ids, space-separated) and answers a republished row with its
+ *    first entry ids instead of adding it again;
  *  - a user's events keep their order: each row's script names the
  *    previous row of the same user in the batch and refuses to run
  *    unless that one was published, so a failed row holds back only its
@@ -68,7 +69,8 @@
 
 
 #define KX_OUTBOX_BATCH_MAX      5000
-#define KX_OUTBOX_NARGS          17
+/* EVALSHA sha numkeys, 4 keys, 7 ARGV, then 3 ARGV per event */
+#define KX_OUTBOX_NARGS(n)       (14 + 3 * (n))
 #define KX_OUTBOX_ERROR_MAX      200
 
 /* the advisory lock's first key: "KXOB" */
@@ -111,15 +113,13 @@ typedef struct {
     ngx_http_kx_outbox_relay_t *relay;
     kx_redis_cmd_t             *cmd;
     ngx_str_t                   id;
-    ngx_str_t                   args[KX_OUTBOX_NARGS];
-    ngx_str_t                   stream_id;  /* published: the entry id */
+    ngx_str_t                  *args;
+    ngx_uint_t                  nargs;
+    ngx_uint_t                  nevents;
+    ngx_str_t                   stream_id;  /* published: the last entry */
     ngx_str_t                   error;      /* failed: why */
     unsigned                    done:1;
     unsigned                    duplicate:1;
-    /* the last event of its table row: the row's mark (see load) */
-    unsigned                    last:1;
-    unsigned                    row_done:1;
-    ngx_str_t                  *row_error;
 } ngx_http_kx_outbox_row_t;
 
 
@@ -136,9 +136,9 @@ struct ngx_http_kx_outbox_relay_s {
     kx_pg_txn_t                     *txn;
 
     ngx_pool_t                      *pool;      /* one batch */
-    ngx_http_kx_outbox_row_t        *rows;      /* events */
+    ngx_http_kx_outbox_row_t        *rows;
     ngx_uint_t                       nrows;
-    ngx_uint_t                       nids;      /* table rows */
+    ngx_uint_t                       nevents;
     ngx_uint_t                       pending;   /* scripts in flight */
     ngx_uint_t                       failed;    /* rows not published */
     ngx_uint_t                       lost;      /* ... for want of Redis */
@@ -158,7 +158,7 @@ static ngx_int_t ngx_http_kx_outbox_load(ngx_http_kx_outbox_relay_t *relay,
     PGresult *res);
 static ngx_int_t ngx_http_kx_outbox_row_args(
     ngx_http_kx_outbox_relay_t *relay, ngx_http_kx_outbox_row_t *row,
-    PGresult *res, ngx_uint_t i, ngx_str_t *prev_event_id);
+    PGresult *res, ngx_uint_t first, ngx_str_t *prev_event_id);
 static void ngx_http_kx_outbox_publish(ngx_http_kx_outbox_relay_t *relay);
 static void ngx_http_kx_outbox_published(kx_redis_status_e status,
     redisReply *reply, void *data);
@@ -273,13 +273,15 @@ ngx_module_t  ngx_http_kx_outbox_module = {
 
 
 /*
- * KEYS: the stream, the user's stream, the event's "seen" key, the seen
- * key of the user's previous event in this batch ('' for none).
- * ARGV: event_id type user_id payload occurred_at source channel maxlen
- * user_maxlen ttl.
- * Returns {1, E} (added), {0, E} (added before, as E), or an error.
- * Nothing is written unless everything is: the checks come first, and a
- * refused second XADD (its id must grow) takes the first one back.
+ * KEYS: the stream, the user's stream, the row's "seen" key (by its first
+ * event_id), the seen key of the user's previous row in this batch (''
+ * for none).
+ * ARGV: user_id occurred_at source channel maxlen user_maxlen ttl, then
+ * event_id type payload of each event of the row, in order.
+ * Returns {1, "E1 E2 .."} (added), {0, "E1 .."} (added before, as those),
+ * or an error.  Nothing is written unless everything is: the checks come
+ * first, a refused XADD to the user's stream (its id must grow) takes
+ * back the row's entries, and the messages go out last.
  */
 static u_char  ngx_http_kx_outbox_script_sha[41];
 
@@ -294,21 +296,34 @@ static ngx_str_t  ngx_http_kx_outbox_script = ngx_string(
     "if t ~= 'none' and t ~= 'stream' then "
     "  return redis.error_reply('WRONGTYPE ' .. KEYS[2] .. ' is a ' .. t) "
     "end "
-    "local f = {'event_id', ARGV[1], 'type', ARGV[2], 'user_id', ARGV[3], "
-    "  'payload', ARGV[4], 'occurred_at', ARGV[5], 'source', ARGV[6]} "
-    "e = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[8], '*', "
-    "  unpack(f)) "
-    "local r = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[9], e, "
-    "  unpack(f)) "
-    "if type(r) == 'table' and r.err then "
-    "  redis.call('XDEL', KEYS[1], e) "
-    "  return r "
+    "local ids = {} "
+    "for i = 8, #ARGV, 3 do "
+    "  local f = {'event_id', ARGV[i], 'type', ARGV[i + 1], "
+    "    'user_id', ARGV[1], 'payload', ARGV[i + 2], "
+    "    'occurred_at', ARGV[2], 'source', ARGV[3]} "
+    "  e = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], '*', "
+    "    unpack(f)) "
+    "  local r = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], e, "
+    "    unpack(f)) "
+    "  if type(r) == 'table' and r.err then "
+    "    redis.call('XDEL', KEYS[1], e) "
+    "    for j = 1, #ids do "
+    "      redis.call('XDEL', KEYS[1], ids[j]) "
+    "      redis.call('XDEL', KEYS[2], ids[j]) "
+    "    end "
+    "    return r "
+    "  end "
+    "  ids[#ids + 1] = e "
     "end "
-    "redis.call('PUBLISH', ARGV[7], '{\"id\":\"' .. e .. "
-    "  '\",\"event_id\":\"' .. ARGV[1] .. '\",\"type\":\"' .. ARGV[2] .. "
-    "  '\",\"data\":' .. ARGV[4] .. ',\"occurred_at\":\"' .. ARGV[5] .. "
-    "  '\"}') "
-    "redis.call('SET', KEYS[3], e, 'EX', ARGV[10]) "
+    "for j = 1, #ids do "
+    "  local i = 5 + 3 * j "
+    "  redis.call('PUBLISH', ARGV[4], '{\"id\":\"' .. ids[j] .. "
+    "    '\",\"event_id\":\"' .. ARGV[i] .. '\",\"type\":\"' .. "
+    "    ARGV[i + 1] .. '\",\"data\":' .. ARGV[i + 2] .. "
+    "    ',\"occurred_at\":\"' .. ARGV[2] .. '\"}') "
+    "end "
+    "e = table.concat(ids, ' ') "
+    "redis.call('SET', KEYS[3], e, 'EX', ARGV[7]) "
     "return {1, e}");
 
 
@@ -482,14 +497,18 @@ ngx_http_kx_outbox_fetched(kx_pg_result_t *res, void *data)
 }
 
 
-/* the rows outlive the PGresult: copy them into the batch's pool */
+/*
+ * The rows outlive the PGresult: copy them into the batch's pool.  The
+ * result has one row per event; the events of a table row come
+ * together, in order (the fetch).
+ */
 
 static ngx_int_t
 ngx_http_kx_outbox_load(ngx_http_kx_outbox_relay_t *relay, PGresult *res)
 {
     long                      *prev;
     size_t                    *scratch;
-    ngx_uint_t                 i, n;
+    ngx_uint_t                 i, n, r, nrows, *first;
     kx_outbox_str_t           *users;
     ngx_http_kx_outbox_row_t  *row;
 
@@ -500,11 +519,31 @@ ngx_http_kx_outbox_load(ngx_http_kx_outbox_relay_t *relay, PGresult *res)
         return NGX_ERROR;
     }
 
+    /* the first result row of each table row */
+    first = ngx_palloc(relay->pool, (n + 1) * sizeof(ngx_uint_t));
+    if (first == NULL) {
+        return NGX_ERROR;
+    }
+
+    nrows = 0;
+
+    for (i = 0; i < n; i++) {
+        if (i == 0
+            || PQgetlength(res, i, 0) != PQgetlength(res, i - 1, 0)
+            || ngx_strcmp(PQgetvalue(res, i, 0), PQgetvalue(res, i - 1, 0))
+               != 0)
+        {
+            first[nrows++] = i;
+        }
+    }
+
+    first[nrows] = n;
+
     relay->rows = ngx_pcalloc(relay->pool,
-                              n * sizeof(ngx_http_kx_outbox_row_t));
-    users = ngx_palloc(relay->pool, n * sizeof(kx_outbox_str_t));
-    prev = ngx_palloc(relay->pool, n * sizeof(long));
-    scratch = ngx_palloc(relay->pool, 2 * n * sizeof(size_t));
+                              nrows * sizeof(ngx_http_kx_outbox_row_t));
+    users = ngx_palloc(relay->pool, nrows * sizeof(kx_outbox_str_t));
+    prev = ngx_palloc(relay->pool, nrows * sizeof(long));
+    scratch = ngx_palloc(relay->pool, 2 * nrows * sizeof(size_t));
 
     if (relay->rows == NULL || users == NULL || prev == NULL
         || scratch == NULL)
@@ -512,34 +551,27 @@ ngx_http_kx_outbox_load(ngx_http_kx_outbox_relay_t *relay, PGresult *res)
         return NGX_ERROR;
     }
 
-    relay->nrows = n;
+    relay->nrows = nrows;
+    relay->nevents = n;
     relay->failed = 0;
     relay->lost = 0;
 
-    for (i = 0; i < n; i++) {
-        users[i].data = PQgetvalue(res, i, 3);
-        users[i].len = PQgetlength(res, i, 3);
+    for (r = 0; r < nrows; r++) {
+        users[r].data = PQgetvalue(res, first[r], 3);
+        users[r].len = PQgetlength(res, first[r], 3);
     }
 
-    kx_outbox_chain(users, n, prev, scratch);
+    kx_outbox_chain(users, nrows, prev, scratch);
 
-    relay->nids = 0;
-
-    for (i = 0; i < n; i++) {
-        row = &relay->rows[i];
+    for (r = 0; r < nrows; r++) {
+        row = &relay->rows[r];
         row->relay = relay;
+        row->nevents = first[r + 1] - first[r];
 
-        /* the events of a row come together, in order (the fetch) */
-        row->last = (i + 1 == n
-                     || PQgetlength(res, i, 0) != PQgetlength(res, i + 1, 0)
-                     || ngx_strcmp(PQgetvalue(res, i, 0),
-                                   PQgetvalue(res, i + 1, 0)) != 0);
-        relay->nids += row->last;
-
-        if (ngx_http_kx_outbox_row_args(relay, row, res, i,
-                                        prev[i] < 0
+        if (ngx_http_kx_outbox_row_args(relay, row, res, first[r],
+                                        prev[r] < 0
                                         ? NULL
-                                        : &relay->rows[prev[i]].args[7])
+                                        : &relay->rows[prev[r]].args[14])
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -552,41 +584,61 @@ ngx_http_kx_outbox_load(ngx_http_kx_outbox_relay_t *relay, PGresult *res)
 
 static ngx_int_t
 ngx_http_kx_outbox_row_args(ngx_http_kx_outbox_relay_t *relay,
-    ngx_http_kx_outbox_row_t *row, PGresult *res, ngx_uint_t i,
+    ngx_http_kx_outbox_row_t *row, PGresult *res, ngx_uint_t first,
     ngx_str_t *prev_event_id)
 {
     u_char                          *p;
     size_t                           len;
     ngx_str_t                       *a, user;
-    ngx_uint_t                       f;
+    ngx_uint_t                       e, f, k;
     ngx_http_kx_outbox_main_conf_t  *omcf;
 
     static ngx_str_t  seen = ngx_string("kx:outbox:seen:");
     static ngx_str_t  channel = ngx_string("kx:user:");
 
     omcf = relay->omcf;
-    a = row->args;
 
-    row->id.len = PQgetlength(res, i, 0);
-    row->id.data = ngx_http_kx_outbox_dup(relay->pool, PQgetvalue(res, i, 0),
-                                          row->id.len);
-
-    /* ARGV 1..5: event_id type user_id payload occurred_at */
-    for (f = 1; f <= 5; f++) {
-        a[6 + f].len = PQgetlength(res, i, f);
-        a[6 + f].data = ngx_http_kx_outbox_dup(relay->pool,
-                                               PQgetvalue(res, i, f),
-                                               a[6 + f].len);
-        if (a[6 + f].data == NULL) {
-            return NGX_ERROR;
-        }
-    }
-
-    if (row->id.data == NULL) {
+    row->nargs = KX_OUTBOX_NARGS(row->nevents);
+    row->args = ngx_palloc(relay->pool, row->nargs * sizeof(ngx_str_t));
+    if (row->args == NULL) {
         return NGX_ERROR;
     }
 
-    user = a[9];
+    a = row->args;
+
+    row->id.len = PQgetlength(res, first, 0);
+    row->id.data = ngx_http_kx_outbox_dup(relay->pool,
+                                          PQgetvalue(res, first, 0),
+                                          row->id.len);
+
+    /* ARGV 1, 2: user_id occurred_at (columns 3, 5) */
+    a[7].len = PQgetlength(res, first, 3);
+    a[7].data = ngx_http_kx_outbox_dup(relay->pool, PQgetvalue(res, first, 3),
+                                       a[7].len);
+    a[8].len = PQgetlength(res, first, 5);
+    a[8].data = ngx_http_kx_outbox_dup(relay->pool, PQgetvalue(res, first, 5),
+                                       a[8].len);
+
+    if (row->id.data == NULL || a[7].data == NULL || a[8].data == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* ARGV 8..: event_id type payload of each event (columns 1, 2, 4) */
+    for (e = 0; e < row->nevents; e++) {
+        for (f = 0; f < 3; f++) {
+            k = 14 + 3 * e + f;
+            a[k].len = PQgetlength(res, first + e, f == 2 ? 4 : f + 1);
+            a[k].data = ngx_http_kx_outbox_dup(relay->pool,
+                                               PQgetvalue(res, first + e,
+                                                          f == 2 ? 4 : f + 1),
+                                               a[k].len);
+            if (a[k].data == NULL) {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    user = a[7];
 
     ngx_str_set(&a[0], "EVALSHA");
     a[1].data = ngx_http_kx_outbox_script_sha;
@@ -594,7 +646,7 @@ ngx_http_kx_outbox_row_args(ngx_http_kx_outbox_relay_t *relay,
     ngx_str_set(&a[2], "4");
 
     len = omcf->stream.len + sizeof(":user:") - 1 + user.len
-          + seen.len + a[7].len
+          + seen.len + a[14].len
           + (prev_event_id ? seen.len + prev_event_id->len : 0)
           + channel.len + user.len;
 
@@ -610,7 +662,7 @@ ngx_http_kx_outbox_row_args(ngx_http_kx_outbox_relay_t *relay,
     a[4].len = p - a[4].data;
 
     a[5].data = p;
-    p = ngx_sprintf(p, "%V%V", &seen, &a[7]);
+    p = ngx_sprintf(p, "%V%V", &seen, &a[14]);
     a[5].len = p - a[5].data;
 
     if (prev_event_id) {
@@ -622,15 +674,15 @@ ngx_http_kx_outbox_row_args(ngx_http_kx_outbox_relay_t *relay,
         ngx_str_set(&a[6], "");
     }
 
-    a[12] = relay->table->source;
+    a[9] = relay->table->source;
 
-    a[13].data = p;
+    a[10].data = p;
     p = ngx_sprintf(p, "%V%V", &channel, &user);
-    a[13].len = p - a[13].data;
+    a[10].len = p - a[10].data;
 
-    a[14] = omcf->maxlen_text;
-    a[15] = omcf->user_maxlen_text;
-    a[16] = omcf->ttl_text;
+    a[11] = omcf->maxlen_text;
+    a[12] = omcf->user_maxlen_text;
+    a[13] = omcf->ttl_text;
 
     return NGX_OK;
 }
@@ -665,7 +717,7 @@ ngx_http_kx_outbox_publish(ngx_http_kx_outbox_relay_t *relay)
     for (i = 0; i < relay->nrows; i++) {
         row = &relay->rows[i];
 
-        row->cmd = kx_redis_command(relay->rd, row->args, KX_OUTBOX_NARGS, 0,
+        row->cmd = kx_redis_command(relay->rd, row->args, row->nargs, 0,
                                     ngx_http_kx_outbox_published, row);
         if (row->cmd == NULL) {
             ngx_http_kx_outbox_row_fail(row, "out of memory",
@@ -689,6 +741,8 @@ ngx_http_kx_outbox_published(kx_redis_status_e status, redisReply *reply,
 {
     ngx_http_kx_outbox_row_t *row = data;
 
+    char                        *last;
+    size_t                       len;
     const char                  *text;
     redisReply                  *flag, *id;
     ngx_http_kx_outbox_relay_t  *relay;
@@ -708,7 +762,7 @@ ngx_http_kx_outbox_published(kx_redis_status_e status, redisReply *reply,
         ngx_str_set(&row->args[0], "EVAL");
         row->args[1] = ngx_http_kx_outbox_script;
 
-        row->cmd = kx_redis_command(relay->rd, row->args, KX_OUTBOX_NARGS, 0,
+        row->cmd = kx_redis_command(relay->rd, row->args, row->nargs, 0,
                                     ngx_http_kx_outbox_published, row);
         if (row->cmd) {
             return;
@@ -723,10 +777,18 @@ ngx_http_kx_outbox_published(kx_redis_status_e status, redisReply *reply,
         flag = reply->element[0];
         id = reply->element[1];
 
-        row->stream_id.data = ngx_http_kx_outbox_dup(relay->pool, id->str,
-                                                     id->len);
+        /* "E1 E2 ..": the row's stream_id is the last */
+        for (last = id->str + id->len; last > id->str; last--) {
+            if (last[-1] == ' ') {
+                break;
+            }
+        }
+
+        len = id->str + id->len - last;
+
+        row->stream_id.data = ngx_http_kx_outbox_dup(relay->pool, last, len);
         if (row->stream_id.data) {
-            row->stream_id.len = id->len;
+            row->stream_id.len = len;
             row->duplicate = (flag->integer == 0);
             row->done = 1;
 
@@ -772,7 +834,7 @@ ngx_http_kx_outbox_row_fail(ngx_http_kx_outbox_row_t *row, const char *text,
     {
         ngx_log_error(NGX_LOG_WARN, row->relay->log, 0,
                       "kx_outbox %V: event %V (id %V) not published: %*s",
-                      &row->relay->table->name, &row->args[7], &row->id,
+                      &row->relay->table->name, &row->args[14], &row->id,
                       ngx_min(len, KX_OUTBOX_ERROR_MAX), text);
     }
 
@@ -803,8 +865,7 @@ ngx_http_kx_outbox_mark(ngx_http_kx_outbox_relay_t *relay)
 {
     u_char                    *p, *ids, *sids, *errs;
     size_t                     ilen, slen, elen;
-    ngx_str_t                 *err;
-    ngx_uint_t                 i, all, dups;
+    ngx_uint_t                 i, dups, failed;
     const char                *values[3];
     kx_pg_stmt_t               st;
     ngx_http_kx_outbox_row_t  *row;
@@ -812,38 +873,19 @@ ngx_http_kx_outbox_mark(ngx_http_kx_outbox_relay_t *relay)
     ilen = 3;
     slen = 3;
     elen = 3;
-    err = NULL;
-    all = 1;
 
     for (i = 0; i < relay->nrows; i++) {
         row = &relay->rows[i];
 
-        /* a table row: published if all its events are, else the error
-         * of the first that is not */
-        if (!row->done) {
-            all = 0;
-            err = err ? err : &row->error;
-        }
-
-        if (!row->last) {
-            continue;
-        }
-
-        row->row_done = all;
-        row->row_error = err;
-        err = NULL;
-        all = 1;
-
         ilen += row->id.len + 1;
-        slen += kx_outbox_array_elem(NULL, row->row_done
+        slen += kx_outbox_array_elem(NULL, row->done
                                            ? (char *) row->stream_id.data
                                            : NULL,
                                      row->stream_id.len) + 1;
-        elen += kx_outbox_array_elem(NULL, row->row_done
+        elen += kx_outbox_array_elem(NULL, row->done
                                            ? NULL
-                                           : (char *) row->row_error->data,
-                                     row->row_done
-                                           ? 0 : row->row_error->len) + 1;
+                                           : (char *) row->error.data,
+                                     row->error.len) + 1;
     }
 
     ids = ngx_pnalloc(relay->pool, ilen);
@@ -859,10 +901,8 @@ ngx_http_kx_outbox_mark(ngx_http_kx_outbox_relay_t *relay)
     *p++ = '{';
 
     for (i = 0; i < relay->nrows; i++) {
-        if (relay->rows[i].last) {
-            p = ngx_cpymem(p, relay->rows[i].id.data, relay->rows[i].id.len);
-            *p++ = ',';
-        }
+        p = ngx_cpymem(p, relay->rows[i].id.data, relay->rows[i].id.len);
+        *p++ = ',';
     }
 
     p[-1] = '}';
@@ -873,14 +913,11 @@ ngx_http_kx_outbox_mark(ngx_http_kx_outbox_relay_t *relay)
 
     for (i = 0; i < relay->nrows; i++) {
         row = &relay->rows[i];
-
-        if (row->last) {
-            p += kx_outbox_array_elem((char *) p,
-                                      row->row_done
-                                      ? (char *) row->stream_id.data : NULL,
-                                      row->stream_id.len);
-            *p++ = ',';
-        }
+        p += kx_outbox_array_elem((char *) p,
+                                  row->done ? (char *) row->stream_id.data
+                                            : NULL,
+                                  row->stream_id.len);
+        *p++ = ',';
     }
 
     p[-1] = '}';
@@ -889,33 +926,33 @@ ngx_http_kx_outbox_mark(ngx_http_kx_outbox_relay_t *relay)
     p = errs;
     *p++ = '{';
     dups = 0;
+    failed = 0;
 
     for (i = 0; i < relay->nrows; i++) {
         row = &relay->rows[i];
 
         if (row->done) {
-            dups += row->duplicate;
+            dups += row->duplicate ? row->nevents : 0;
+
+        } else {
+            failed += row->nevents;
         }
 
-        if (row->last) {
-            p += kx_outbox_array_elem((char *) p,
-                                      row->row_done
-                                      ? NULL : (char *) row->row_error->data,
-                                      row->row_done
-                                      ? 0 : row->row_error->len);
-            *p++ = ',';
-        }
+        p += kx_outbox_array_elem((char *) p,
+                                  row->done ? NULL : (char *) row->error.data,
+                                  row->error.len);
+        *p++ = ',';
     }
 
     p[-1] = '}';
     *p = '\0';
 
+    /* events, not rows */
     ngx_http_kx_metrics_count((ngx_cycle_t *) ngx_cycle,
                               (char *) relay->table->m_published,
-                              relay->nrows - relay->failed - dups);
+                              relay->nevents - failed - dups);
     ngx_http_kx_metrics_count((ngx_cycle_t *) ngx_cycle,
-                              (char *) relay->table->m_failed,
-                              relay->failed);
+                              (char *) relay->table->m_failed, failed);
 
     if (dups) {
         /* rare: a round that failed after publishing, or a stalled Redis */
@@ -925,7 +962,7 @@ ngx_http_kx_outbox_mark(ngx_http_kx_outbox_relay_t *relay)
         ngx_log_error(NGX_LOG_NOTICE, relay->log, 0,
                       "kx_outbox %V: %ui of %ui events were published "
                       "before (kept their first entry ids)",
-                      &relay->table->name, dups, relay->nrows);
+                      &relay->table->name, dups, relay->nevents);
     }
 
     values[0] = (const char *) ids;
@@ -994,7 +1031,7 @@ ngx_http_kx_outbox_committed(kx_pg_result_t *res, void *data)
          */
         ngx_http_kx_outbox_end(relay, KX_OUTBOX_ROUND_STUCK);
 
-    } else if (relay->nids == relay->omcf->batch) {
+    } else if (relay->nrows == relay->omcf->batch) {
         ngx_http_kx_outbox_end(relay, KX_OUTBOX_ROUND_FULL);
 
     } else {
@@ -1035,7 +1072,7 @@ ngx_http_kx_outbox_end(ngx_http_kx_outbox_relay_t *relay,
         relay->pool = NULL;
         relay->rows = NULL;
         relay->nrows = 0;
-        relay->nids = 0;
+        relay->nevents = 0;
     }
 
     if (round == KX_OUTBOX_ROUND_FAILED || relay->failed) {

@@ -387,8 +387,8 @@ check_user_order('after the failures');
 
 # --- a row with several events (kx.events, trading's 0017) -----------------
 # One row per transaction: payload = [{event_id, type, payload}, ...].  Each
-# event is its own entry and message, in order; the row is marked once all
-# of them are published; a failing event holds back the rest of the row.
+# event is its own entry and message, in order, all from the row's one
+# script; a row that fails is retried whole and goes once.
 
 sub insert_batch {
     my ($u, @types) = @_;
