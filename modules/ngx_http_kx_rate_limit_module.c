@@ -41,8 +41,8 @@
 #define KX_RL_LOCAL       0
 #define KX_RL_REDIS       1
 
-/* checks per script call: 3 + 3 * n arguments stay under kx_redis' 1024 */
-#define KX_RL_BATCH_MAX   256
+/* checks per script call: at most 3 + 4 * n arguments, under kx_redis' 1024 */
+#define KX_RL_BATCH_MAX   240
 
 
 typedef struct {
@@ -227,11 +227,12 @@ ngx_module_t  ngx_http_kx_rate_limit_module = {
 
 /*
  * kx_gcra_take() for every check of a batch, on Redis' clock so replicas
- * agree on time, in one atomic call.  KEYS: the buckets, in arrival order
- * (a key may come more than once); ARGV: interval and limit (burst *
- * interval) of each, in microseconds.  A key is read once and written
- * once, whatever its count.  Returns, for each key, the one number
- * kx_gcra_decide() needs: used = max(TAT, now) + interval - now.
+ * agree on time, in one atomic call.  KEYS: the buckets, grouped by
+ * policy, each group in arrival order (a key may come more than once);
+ * ARGV: for each group its number of keys, interval and limit (burst *
+ * interval, microseconds).  A key is read once and written once, whatever
+ * its count.  Returns, for each key, the one number kx_gcra_decide()
+ * needs: used = max(TAT, now) + interval - now.
  */
 /* EVALSHA with the script's SHA-1 saves sending it with every call */
 static u_char  ngx_http_kx_rl_script_sha[41];
@@ -240,17 +241,23 @@ static ngx_str_t  ngx_http_kx_rl_script = ngx_string(
     "local t = redis.call('TIME') "
     "local now = t[1] * 1000000 + t[2] "
     "local tat, set, out = {}, {}, {} "
-    "for i, k in ipairs(KEYS) do "
-    "  local v = tat[k] or tonumber(redis.call('GET', k)) or 0 "
-    "  if v < now then v = now end "
-    "  local iv = tonumber(ARGV[2 * i - 1]) "
-    "  local used = v + iv - now "
-    "  if used <= tonumber(ARGV[2 * i]) then "
-    "    v = v + iv "
-    "    set[k] = true "
+    "local i = 0 "
+    "for g = 1, #ARGV, 3 do "
+    "  local iv = tonumber(ARGV[g + 1]) "
+    "  local limit = tonumber(ARGV[g + 2]) "
+    "  for _ = 1, tonumber(ARGV[g]) do "
+    "    i = i + 1 "
+    "    local k = KEYS[i] "
+    "    local v = tat[k] or tonumber(redis.call('GET', k)) or 0 "
+    "    if v < now then v = now end "
+    "    local used = v + iv - now "
+    "    if used <= limit then "
+    "      v = v + iv "
+    "      set[k] = true "
+    "    end "
+    "    tat[k] = v "
+    "    out[i] = used "
     "  end "
-    "  tat[k] = v "
-    "  out[i] = used "
     "end "
     "for k in pairs(set) do "
     "  redis.call('SET', k, tat[k], 'PX', "
@@ -522,18 +529,23 @@ ngx_http_kx_rl_enqueue(ngx_http_kx_rl_check_t *chk, kx_redis_t *rd)
 }
 
 
-/* the posted event: every queued check goes out, 256 to a script call */
+/*
+ * The posted event: every queued check goes out, 240 to a script call.
+ * A call's keys are grouped by policy, each policy's in arrival order
+ * (a key names its policy, so only the order within one matters), and
+ * the script gets each policy's interval and limit once per group.
+ */
 
 static void
 ngx_http_kx_rl_flush(ngx_event_t *ev)
 {
-    u_char                   *p;
+    u_char                   *p, *count;
     size_t                    keys;
     ngx_str_t                *args, *key;
-    ngx_uint_t                i, n;
+    ngx_uint_t                i, j, n, m, a, start;
     ngx_queue_t              *q;
     ngx_http_kx_rl_batch_t   *b;
-    ngx_http_kx_rl_check_t   *chk;
+    ngx_http_kx_rl_check_t   *chk, *all[KX_RL_BATCH_MAX];
     ngx_http_kx_rl_policy_t  *pol;
 
     /*
@@ -549,60 +561,81 @@ ngx_http_kx_rl_flush(ngx_event_t *ev)
         n = 0;
         keys = 0;
 
-        for (q = ngx_queue_head(&ngx_http_kx_rl_queue);
-             q != ngx_queue_sentinel(&ngx_http_kx_rl_queue)
-             && n < KX_RL_BATCH_MAX;
-             q = ngx_queue_next(q))
+        while (n < KX_RL_BATCH_MAX
+               && !ngx_queue_empty(&ngx_http_kx_rl_queue))
         {
-            chk = ngx_queue_data(q, ngx_http_kx_rl_check_t, queue);
-            keys += sizeof("kx:rl::") - 1 + chk->policy->name.len
-                    + chk->key.len;
-            n++;
-        }
-
-        b = ngx_http_kx_rl_batch(n, keys);
-
-        args = b ? b->args : NULL;
-        p = b ? (u_char *) (args + b->nargs) : NULL;
-
-        for (i = 0; i < n && !ngx_queue_empty(&ngx_http_kx_rl_queue); i++) {
             q = ngx_queue_head(&ngx_http_kx_rl_queue);
             chk = ngx_queue_data(q, ngx_http_kx_rl_check_t, queue);
 
             ngx_queue_remove(q);
             chk->queued = 0;
 
-            if (b == NULL) {
-                /* out of memory: as if Redis were down */
-                chk->failed = 1;
-                ngx_http_kx_rl_resume(chk);
-                continue;
-            }
-
-            pol = chk->policy;
-
-            /* the key, copied: a NOSCRIPT retry may outlive the request */
-            key = &args[3 + i];
-            key->data = p;
-            p = ngx_sprintf(p, "kx:rl:%V:%V", &pol->name, &chk->key);
-            key->len = p - key->data;
-
-            args[3 + n + 2 * i] = pol->interval;
-            args[3 + n + 2 * i + 1] = pol->limit;
-
-            b->checks[i] = chk;
-            chk->batch = b;
-            chk->slot = i;
+            keys += sizeof("kx:rl::") - 1 + chk->policy->name.len
+                    + chk->key.len;
+            all[n++] = chk;
         }
 
+        b = ngx_http_kx_rl_batch(n, keys);
+
         if (b == NULL) {
+            /* out of memory: as if Redis were down */
+            for (i = 0; i < n; i++) {
+                all[i]->failed = 1;
+                ngx_http_kx_rl_resume(all[i]);
+            }
+
             continue;
         }
 
+        args = b->args;
+        p = (u_char *) (args + b->nargs);
+
+        m = 0;
+        a = 3 + n;
+
+        for (i = 0; i < n; i++) {
+            if (all[i] == NULL) {
+                continue;
+            }
+
+            /* a group: this policy's checks from here on */
+
+            pol = all[i]->policy;
+            start = m;
+
+            for (j = i; j < n; j++) {
+                chk = all[j];
+
+                if (chk == NULL || chk->policy != pol) {
+                    continue;
+                }
+
+                all[j] = NULL;
+
+                /* copied: a NOSCRIPT retry may outlive the request */
+                key = &args[3 + m];
+                key->data = p;
+                p = ngx_sprintf(p, "kx:rl:%V:%V", &pol->name, &chk->key);
+                key->len = p - key->data;
+
+                b->checks[m] = chk;
+                chk->batch = b;
+                chk->slot = m++;
+            }
+
+            count = p;
+            p = ngx_sprintf(p, "%ui", m - start);
+
+            args[a].data = count;
+            args[a++].len = p - count;
+            args[a++] = pol->interval;
+            args[a++] = pol->limit;
+        }
+
+        b->nargs = a;
         b->rd = ngx_http_kx_rl_queue_rd;
         b->live = n;
 
-        /* the count of keys goes after the batch's own text */
         args[2].data = p;
         args[2].len = ngx_sprintf(p, "%ui", n) - p;
 
@@ -625,12 +658,13 @@ ngx_http_kx_rl_batch(ngx_uint_t n, size_t keys)
     ngx_uint_t               nargs;
     ngx_http_kx_rl_batch_t  *b;
 
-    nargs = 3 + 3 * n;
+    /* at most: the command, SHA-1, key count, keys, 3 per policy group */
+    nargs = 3 + 4 * n;
 
     size = sizeof(ngx_http_kx_rl_batch_t)
            + n * sizeof(ngx_http_kx_rl_check_t *)
            + nargs * sizeof(ngx_str_t)
-           + keys + NGX_INT_T_LEN;
+           + keys + (1 + n) * NGX_INT_T_LEN;
 
     b = ngx_alloc(size, ngx_cycle->log);
     if (b == NULL) {
