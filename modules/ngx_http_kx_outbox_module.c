@@ -1193,10 +1193,17 @@ ngx_http_kx_outbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                     &value[1]);
     *p = '\0';
 
-    /* a row whose payload is an array: one result row per event */
+    /*
+     * A row whose payload is an array: one result row per event.  An event
+     * without its own event_id (a writer older than trading's 0017) gets
+     * the row's if it is the first, else one derived from the row's and
+     * its place: the same on every attempt, so still deduplicated.
+     */
     p = ngx_sprintf(t->fetch_sql,
                     "SELECT o.id, coalesce(e.v->>'event_id', "
-                    "o.event_id::text), coalesce(e.v->>'type', o.type), "
+                    "CASE WHEN coalesce(e.n, 1) = 1 THEN o.event_id::text "
+                    "ELSE md5(o.event_id::text || '/' || e.n)::uuid::text "
+                    "END), coalesce(e.v->>'type', o.type), "
                     "o.user_id, coalesce((e.v->'payload')::text, "
                     "o.payload::text), "
                     "to_char(o.created_at AT TIME ZONE 'UTC', "

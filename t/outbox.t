@@ -464,6 +464,21 @@ sub insert_batch {
     is_deeply [ map { $_->[1]{event_id} } @{ xrange("kx:events:user:$v") } ],
         \@c, '... and in order in the user\'s (new) stream';
 
+    # events without their own event_id (a writer older than 0017): the
+    # first has the row's, the others ids of their own
+    my $w = $USERS[12];
+    my $rid = $pg->value("INSERT INTO trading.outbox (type, user_id, payload)"
+        . " VALUES ('kx.events', '$w', '[{\"type\": \"order.created\", "
+        . "\"payload\": {}}, {\"type\": \"order.filled\", \"payload\": {}}, "
+        . "{\"type\": \"portfolio.updated\", \"payload\": {}}]') "
+        . "RETURNING event_id");
+    ok all_published(), 'a kx.events row without event ids is published';
+    my @ids = map { $_->[1]{event_id} }
+              @{ xrange("kx:events:user:$w") }[4 .. 6];
+    is $ids[0], $rid, '... its first event has the row\'s event_id';
+    is scalar(keys %{{ map { $_ => 1 } grep { /^[0-9a-f-]{36}$/ } @ids }}), 3,
+        '... and each one its own';
+
     # the sections below read trading.outbox as one row per event
     $pg->psql("DELETE FROM trading.outbox WHERE user_id IN ('$u', '$v')");
 }
