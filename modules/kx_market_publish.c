@@ -188,11 +188,12 @@ kx_market_publish_tick(ngx_event_t *ev)
     n = kx_symbols_count();
 
     if (!kx_market_lease_check(rd)) {
-        /* another instance publishes: what we saw is not ours to send */
-        for (i = 0; i < n; i++) {
-            kx_market_pub_quotes[i].dirty = 0;
-        }
-
+        /*
+         * Not (yet) the publisher: the newest quote of each symbol stays
+         * pending, to go out if this instance takes over (a streaming
+         * provider may not send a symbol again soon); session events
+         * are the publisher's to send.
+         */
         kx_market_pub_npending = 0;
         kx_market_pub_session_ms = ngx_max(kx_market_pub_session_ms, now);
 

@@ -191,9 +191,9 @@ is get($g1, '/shared', 'ivan')->{status}, 429,
 $calls = evalsha_calls();
 my @mixed = at_once($g2, map { [$_ % 2 ? '/shared' : '/strict', 'pia'] } 1 .. 12);
 my @sh = map { $mixed[$_]{status} } grep { $_ % 2 == 0 } 0 .. 11;
-my @st = map { $mixed[$_]{status} } grep { $_ % 2 == 1 } 0 .. 11;
+my @strict = map { $mixed[$_]{status} } grep { $_ % 2 == 1 } 0 .. 11;
 is scalar(grep { $_ == 204 } @sh), 5, 'mixed call: 5 of 6 pass the shared policy (burst 5)';
-is scalar(grep { $_ == 204 } @st), 3, 'and 3 of 6 the strict one (burst 3)';
+is scalar(grep { $_ == 204 } @strict), 3, 'and 3 of 6 the strict one (burst 3)';
 is join(',', sort map { $mixed[$_]{headers}{'ratelimit-remaining'} }
                   grep { $_ % 2 == 1 && $mixed[$_]{status} == 204 } 0 .. 11),
     '0,1,2', 'each with its own policy\'s count';
