@@ -742,6 +742,7 @@ ngx_http_kx_outbox_published(kx_redis_status_e status, redisReply *reply,
     ngx_http_kx_outbox_row_t *row = data;
 
     char                        *last;
+    u_char                       err[64];
     size_t                       len;
     const char                  *text;
     redisReply                  *flag, *id;
@@ -808,8 +809,10 @@ ngx_http_kx_outbox_published(kx_redis_status_e status, redisReply *reply,
                                     sizeof("unexpected reply") - 1);
 
     } else {
+        /* "redis timeout", "redis connection_lost": says whose */
         text = kx_redis_status_text(status);
-        ngx_http_kx_outbox_row_fail(row, text, ngx_strlen(text));
+        len = ngx_snprintf(err, sizeof(err), "redis %s", text) - err;
+        ngx_http_kx_outbox_row_fail(row, (char *) err, len);
         relay->lost++;
     }
 

@@ -265,6 +265,10 @@ sub dup_events {
     like $pg->value('SELECT last_error FROM trading.outbox '
                     . 'WHERE published_at IS NULL LIMIT 1'),
          qr/redis/i, '... last_error says why';
+    # whichever way the attempt failed (seen down, lost, timed out)
+    is $pg->value("SELECT count(*) FROM trading.outbox WHERE published_at "
+                  . "IS NULL AND last_error !~* 'redis'"), 0,
+       '... on every row';
 
     my $t = time;
     my $r = $ng->http(GET => '/ping', timeout => 5);
