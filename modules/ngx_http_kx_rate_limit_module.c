@@ -908,22 +908,34 @@ static ngx_int_t
 ngx_http_kx_rl_headers(ngx_http_request_t *r, ngx_int_t limit,
     kx_gcra_result_t *res)
 {
-    int64_t  reset;
+    int64_t     value[3];
+    ngx_str_t   v;
+    ngx_uint_t  i;
 
-    reset = (res->reset + 999999) / 1000000;
+    static const char  *name[3][2] = {
+        { "RateLimit-Limit", "X-RateLimit-Limit" },
+        { "RateLimit-Remaining", "X-RateLimit-Remaining" },
+        { "RateLimit-Reset", "X-RateLimit-Reset" }
+    };
 
-    if (ngx_http_kx_rl_header(r, "RateLimit-Limit", limit) != NGX_OK
-        || ngx_http_kx_rl_header(r, "RateLimit-Remaining", res->remaining)
-           != NGX_OK
-        || ngx_http_kx_rl_header(r, "RateLimit-Reset", reset) != NGX_OK
-        || ngx_http_kx_rl_header(r, "X-RateLimit-Limit", limit)
-           != NGX_OK
-        || ngx_http_kx_rl_header(r, "X-RateLimit-Remaining",
-                                 res->remaining) != NGX_OK
-        || ngx_http_kx_rl_header(r, "X-RateLimit-Reset", reset)
-           != NGX_OK)
-    {
-        return NGX_ERROR;
+    value[0] = limit;
+    value[1] = res->remaining;
+    value[2] = (res->reset + 999999) / 1000000;
+
+    /* each value once, shared by the header and its X- twin */
+    for (i = 0; i < 3; i++) {
+        v.data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+        if (v.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        v.len = ngx_sprintf(v.data, "%L", value[i]) - v.data;
+
+        if (ngx_http_kx_add_header(r, name[i][0], &v) != NGX_OK
+            || ngx_http_kx_add_header(r, name[i][1], &v) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
 
     return NGX_OK;
