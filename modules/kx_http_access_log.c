@@ -22,6 +22,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_kx_core.h"
+#include "core/kx_fmt.h"
 
 
 struct ngx_http_kx_alog_s {
@@ -38,7 +39,6 @@ struct ngx_http_kx_alog_s {
 static u_char *ngx_http_kx_alog_upstream(ngx_http_request_t *r, u_char *p,
     ngx_uint_t what);
 static size_t ngx_http_kx_alog_upstream_len(ngx_http_request_t *r);
-static u_char *ngx_http_kx_alog_uint(u_char *p, uint64_t n);
 static u_char *ngx_http_kx_alog_msec(u_char *p, ngx_msec_int_t ms);
 static void ngx_http_kx_alog_write(ngx_http_kx_alog_t *lg, ngx_log_t *log,
     u_char *buf, size_t len);
@@ -141,9 +141,9 @@ ngx_http_kx_access_log(ngx_http_request_t *r, ngx_http_kx_alog_t *lg,
     p = ngx_cpymem(p, "\",\"route\":\"", sizeof("\",\"route\":\"") - 1);
     p = ngx_cpymem(p, route->data, route->len);
     p = ngx_cpymem(p, "\",\"status\":", sizeof("\",\"status\":") - 1);
-    p = ngx_http_kx_alog_uint(p, status);
+    p = (u_char *) kx_fmt_u64((char *) p, status);
     p = ngx_cpymem(p, ",\"bytes_sent\":", sizeof(",\"bytes_sent\":") - 1);
-    p = ngx_http_kx_alog_uint(p, (uint64_t) r->connection->sent);
+    p = (u_char *) kx_fmt_u64((char *) p, (uint64_t) r->connection->sent);
     p = ngx_cpymem(p, ",\"request_time\":", sizeof(",\"request_time\":") - 1);
     p = ngx_http_kx_alog_msec(p, ngx_max(ms, 0));
     p = ngx_cpymem(p, ",\"upstream\":\"", sizeof(",\"upstream\":\"") - 1);
@@ -238,7 +238,7 @@ ngx_http_kx_alog_upstream(ngx_http_request_t *r, u_char *p, ngx_uint_t what)
 
         case KX_ALOG_UPSTREAM_STATUS:
             if (state[i].status) {
-                p = ngx_http_kx_alog_uint(p, state[i].status);
+                p = (u_char *) kx_fmt_u64((char *) p, state[i].status);
             } else {
                 *p++ = '-';
             }
@@ -276,29 +276,13 @@ ngx_http_kx_alog_upstream(ngx_http_request_t *r, u_char *p, ngx_uint_t what)
 }
 
 
-static u_char *
-ngx_http_kx_alog_uint(u_char *p, uint64_t n)
-{
-    u_char   tmp[NGX_INT64_LEN], *t;
-
-    t = tmp + NGX_INT64_LEN;
-
-    do {
-        *--t = (u_char) ('0' + n % 10);
-        n /= 10;
-    } while (n);
-
-    return ngx_cpymem(p, t, tmp + NGX_INT64_LEN - t);
-}
-
-
 /* "1.005": seconds with milliseconds, as $request_time */
 static u_char *
 ngx_http_kx_alog_msec(u_char *p, ngx_msec_int_t ms)
 {
     ngx_uint_t  frac;
 
-    p = ngx_http_kx_alog_uint(p, (uint64_t) (ms / 1000));
+    p = (u_char *) kx_fmt_u64((char *) p, (uint64_t) (ms / 1000));
 
     frac = (ngx_uint_t) (ms % 1000);
     *p++ = '.';

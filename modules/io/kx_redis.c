@@ -39,6 +39,7 @@
 
 #include "kx_io_fd.h"
 #include "kx_redis.h"
+#include "core/kx_fmt.h"
 
 
 #define KX_REDIS_NONE        0
@@ -137,7 +138,6 @@ static void kx_redis_ev_add_write(void *privdata);
 static void kx_redis_ev_del_write(void *privdata);
 static void kx_redis_ev_cleanup(void *privdata);
 
-static u_char *kx_redis_uint(u_char *p, size_t n);
 static ngx_int_t kx_redis_send(kx_redis_link_t *link, redisCallbackFn *fn,
     void *privdata, ngx_uint_t nargs, ngx_str_t *args);
 static void kx_redis_reply(redisAsyncContext *ac, void *r, void *privdata);
@@ -834,10 +834,10 @@ kx_redis_send(kx_redis_link_t *link, redisCallbackFn *fn, void *privdata,
         return NGX_ERROR;
     }
 
-    len = 1 + NGX_INT_T_LEN + 2;
+    len = 1 + KX_FMT_U64_LEN + 2;
 
     for (i = 0; i < nargs; i++) {
-        len += 1 + NGX_SIZE_T_LEN + 2 + args[i].len + 2;
+        len += 1 + KX_FMT_U64_LEN + 2 + args[i].len + 2;
     }
 
     if (len <= sizeof(stack)) {
@@ -852,12 +852,12 @@ kx_redis_send(kx_redis_link_t *link, redisCallbackFn *fn, void *privdata,
 
     p = buf;
     *p++ = '*';
-    p = kx_redis_uint(p, nargs);
+    p = (u_char *) kx_fmt_u64((char *) p, nargs);
     *p++ = CR; *p++ = LF;
 
     for (i = 0; i < nargs; i++) {
         *p++ = '$';
-        p = kx_redis_uint(p, args[i].len);
+        p = (u_char *) kx_fmt_u64((char *) p, args[i].len);
         *p++ = CR; *p++ = LF;
         p = ngx_cpymem(p, args[i].data, args[i].len);
         *p++ = CR; *p++ = LF;
@@ -871,22 +871,6 @@ kx_redis_send(kx_redis_link_t *link, redisCallbackFn *fn, void *privdata,
     }
 
     return rc == REDIS_OK ? NGX_OK : NGX_ERROR;
-}
-
-
-static u_char *
-kx_redis_uint(u_char *p, size_t n)
-{
-    u_char   tmp[NGX_SIZE_T_LEN], *t;
-
-    t = tmp + NGX_SIZE_T_LEN;
-
-    do {
-        *--t = (u_char) ('0' + n % 10);
-        n /= 10;
-    } while (n);
-
-    return ngx_cpymem(p, t, tmp + NGX_SIZE_T_LEN - t);
 }
 
 
