@@ -371,25 +371,27 @@ kx_jwt_check_claims(kx_jwt_claims_t *c, const kx_jwt_verify_t *opt)
     const char            *s;
     const kx_json_node_t  *aud, *v;
 
+    exp = 0;
     rc = kx_json_get_int64(c->claims, "exp", &exp);
-    if (rc == KX_JSON_OK) {
-        if (opt->now > exp + opt->leeway) {
-            return KX_JWT_EEXPIRED;
-        }
-        c->exp = exp;
-
-    } else if (rc != KX_JSON_EMISSING) {
+    if (rc != KX_JSON_OK && rc != KX_JSON_EMISSING) {
         return KX_JWT_ECLAIMS;
     }
 
-    rc = kx_json_get_int64(c->claims, "nbf", &nbf);
-    if (rc == KX_JSON_OK) {
-        if (opt->now + opt->leeway < nbf) {
-            return KX_JWT_ENOTYET;
-        }
+    c->exp = exp;
+    c->has_exp = (rc == KX_JSON_OK);
 
-    } else if (rc != KX_JSON_EMISSING) {
+    nbf = 0;
+    rc = kx_json_get_int64(c->claims, "nbf", &nbf);
+    if (rc != KX_JSON_OK && rc != KX_JSON_EMISSING) {
         return KX_JWT_ECLAIMS;
+    }
+
+    c->nbf = nbf;
+    c->has_nbf = (rc == KX_JSON_OK);
+
+    rc = kx_jwt_check_times(c, opt);
+    if (rc != KX_JWT_OK) {
+        return rc;
     }
 
     rc = kx_json_get_str(c->claims, "sub", &c->sub, &c->sub_len);
@@ -427,6 +429,21 @@ kx_jwt_check_claims(kx_jwt_claims_t *c, const kx_jwt_verify_t *opt)
         if (!found) {
             return KX_JWT_EAUDIENCE;
         }
+    }
+
+    return KX_JWT_OK;
+}
+
+
+int
+kx_jwt_check_times(const kx_jwt_claims_t *c, const kx_jwt_verify_t *opt)
+{
+    if (c->has_exp && opt->now > c->exp + opt->leeway) {
+        return KX_JWT_EEXPIRED;
+    }
+
+    if (c->has_nbf && opt->now + opt->leeway < c->nbf) {
+        return KX_JWT_ENOTYET;
     }
 
     return KX_JWT_OK;

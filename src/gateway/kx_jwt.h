@@ -82,6 +82,9 @@ typedef struct {
     const char     *sub;            /* NULL when absent */
     size_t          sub_len;
     int64_t         exp;            /* 0 when absent */
+    int64_t         nbf;            /* 0 when absent */
+    unsigned        has_exp:1;      /* "exp":0 is there, and long past */
+    unsigned        has_nbf:1;
     char            kid[KX_JWT_KID_MAX + 1];
 } kx_jwt_claims_t;
 
@@ -113,6 +116,9 @@ void kx_jwt_claims_free(kx_jwt_claims_t *c);
 
 /* the checks that depend on time and on the caller: exp, nbf, iss, aud */
 int kx_jwt_check_claims(kx_jwt_claims_t *c, const kx_jwt_verify_t *opt);
+
+/* c's exp and nbf, when present, against opt's clock and leeway */
+int kx_jwt_check_times(const kx_jwt_claims_t *c, const kx_jwt_verify_t *opt);
 void kx_jwt_centry_release(kx_jwt_centry_t *e);
 
 /*

@@ -13,12 +13,12 @@
 
 struct kx_jwt_centry_s {
     unsigned          refs;
-    unsigned          has_exp:1;
-    unsigned          has_nbf:1;
     size_t            len;
     kx_json_doc_t    *doc;
-    int64_t           exp;          /* the time claims, parsed once */
+    int64_t           exp;          /* the time claims, as verified */
     int64_t           nbf;
+    unsigned          has_exp:1;
+    unsigned          has_nbf:1;
     const char       *sub;
     size_t            sub_len;
     char              kid[KX_JWT_KID_MAX + 1];
@@ -146,19 +146,16 @@ kx_jwt_verify_cached(const kx_jwt_keyset_t *ks, kx_jwt_cache_t *cache,
         if (opt->issuer || opt->audience) {
             rc = kx_jwt_check_claims(out, opt);
 
-        } else if (e->has_exp && opt->now > e->exp + opt->leeway) {
-            rc = KX_JWT_EEXPIRED;
-
-        } else if (e->has_nbf && opt->now + opt->leeway < e->nbf) {
-            rc = KX_JWT_ENOTYET;
-
         } else {
-            /* the same answers as kx_jwt_check_claims(), without a
-             * lookup in the claims */
-            out->exp = e->has_exp ? e->exp : 0;
+            /* what kx_jwt_check_claims() would answer, without a lookup
+             * in the claims */
+            out->exp = e->exp;
+            out->nbf = e->nbf;
+            out->has_exp = e->has_exp;
+            out->has_nbf = e->has_nbf;
+            rc = kx_jwt_check_times(out, opt);
             out->sub = e->sub;
             out->sub_len = e->sub_len;
-            rc = KX_JWT_OK;
         }
 
         if (rc != KX_JWT_OK) {
@@ -184,10 +181,10 @@ kx_jwt_verify_cached(const kx_jwt_keyset_t *ks, kx_jwt_cache_t *cache,
     e->refs = 2;
     e->len = len;
     e->doc = out->doc;
-    e->has_exp = (kx_json_get_int64(out->claims, "exp", &e->exp)
-                  == KX_JSON_OK);
-    e->has_nbf = (kx_json_get_int64(out->claims, "nbf", &e->nbf)
-                  == KX_JSON_OK);
+    e->exp = out->exp;
+    e->nbf = out->nbf;
+    e->has_exp = out->has_exp;
+    e->has_nbf = out->has_nbf;
     e->sub = out->sub;
     e->sub_len = out->sub_len;
     memcpy(e->kid, out->kid, sizeof(e->kid));

@@ -279,6 +279,13 @@ main(void)
               "nbf in the future");
     free(tok);
 
+    /* a claim at 0 is there (and long past), not absent */
+    tok = make_token(NULL, "{\"sub\":\"u\",\"exp\":0}",
+                     JWT_ALG_HS256, secret, strlen(secret));
+    kx_tap_ok(verify(&ks, tok, &opt, &c) == KX_JWT_EEXPIRED,
+              "exp 0 is expired, not absent");
+    free(tok);
+
     tok = make_token(NULL, "{\"sub\":\"u\",\"exp\":\"tomorrow\"}",
                      JWT_ALG_HS256, secret, strlen(secret));
     kx_tap_ok(verify(&ks, tok, &opt, &c) == KX_JWT_ECLAIMS,
