@@ -380,6 +380,32 @@ my $n = 0;
     $lag->close;
 }
 
+# --- one symbol dropped and taken again in one turn ------------------------
+
+# The last subscription of a worker's Redis link ends (UNSUBSCRIBE, the
+# server's count drops to 0) while another SUBSCRIBE is already on the wire:
+# hiredis 0.14 leaves subscribed mode on that confirmation and used to abort
+# the worker on the next one; and an UNSUBSCRIBE of a channel confirmed after
+# its new SUBSCRIBE used to lose the channel's callback (and its quotes).
+{
+    wait_numsub('AAPL', 0);
+    my $c = subscriber($Q1, 'AAPL');
+    wait_numsub('AAPL', 1);
+    for my $round (1 .. 5) {
+        $c->raw("UNSUBSCRIBE AAPL\nSUBSCRIBE AAPL\nPING\n");
+        my @r = map { $c->json } 1 .. 3;
+        is_deeply [map { $_ && $_->{type} } @r], [qw(unsubscribed subscribed pong)],
+            "unsubscribe and subscribe again in one turn ($round)"
+            or last;
+        wait_numsub('AAPL', 1);
+        my $q = quote('AAPL', ++$n);
+        publish('AAPL', $q);
+        is $c->line(3), $q, '... and the quotes still arrive';
+    }
+    $c->close;
+    wait_numsub('AAPL', 0);
+}
+
 # --- counters in GET /metrics ------------------------------------------------
 
 {
@@ -456,8 +482,11 @@ my $n = 0;
     my $c = subscriber($Q1, 'AAPL');
     ok $ng->reload, 'reload';
     ok $c->eof_within(5), 'the old worker closes its feed connections';
+    # the old worker's subscription lasts until it has exited: counting it
+    # as the new worker's would publish before the new one has subscribed
+    ok wait_numsub('AAPL', 0), '... and, exiting, its Redis subscription';
     my $d = subscriber($Q1, 'AAPL');
-    wait_numsub('AAPL', 1);
+    ok wait_numsub('AAPL', 1), 'the new worker subscribes';
     publish('AAPL', my $m = quote('AAPL', ++$n));
     is $d->line, $m, 'a new connection gets quotes from the new worker';
     $d->close;

@@ -1119,8 +1119,11 @@ kx_redis_sub_send(kx_redis_sub_t *sub, const char *verb)
 
 
 /*
- * Another live subscription in the list to the same channel (or pattern),
- * anywhere or only before sub.
+ * Another subscription in the list to the same channel (or pattern): a live
+ * one before sub (earlier: who subscribes on a new link), or any other one,
+ * live or awaiting the sweep (who unsubscribes: the last one removed does,
+ * so that one channel is never unsubscribed twice, which hiredis 0.14 does
+ * not survive when the second confirmation finds it out of subscribed mode).
  */
 
 static ngx_uint_t
@@ -1146,7 +1149,7 @@ kx_redis_sub_shared(kx_redis_sub_t *sub, ngx_uint_t earlier)
             continue;
         }
 
-        if (!s->dead && s->pattern == sub->pattern
+        if ((!s->dead || !earlier) && s->pattern == sub->pattern
             && s->channel.len == sub->channel.len
             && ngx_memcmp(s->channel.data, sub->channel.data,
                           sub->channel.len) == 0)

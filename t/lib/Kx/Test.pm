@@ -1266,6 +1266,9 @@ my @DEFAULT_BAD_LOG = (
     qr/AddressSanitizer/,
     qr/LeakSanitizer/,
     qr/runtime error:/,
+    # glibc and assert() write these to stderr, which nginx points at its log
+    qr/Assertion .* failed/,
+    qr/(?:double free|free\(\): |malloc\(\): |corrupted .*size|stack smashing)/,
 );
 
 my @TEMP_PATHS = qw(client_body_temp proxy_temp fastcgi_temp uwsgi_temp scgi_temp);
@@ -1292,6 +1295,9 @@ sub _start {
     my ($class, $bin, $prefix, $conf, %opt) = @_;
     chmod 0755, $prefix;   # workers run unprivileged and need to get in
     make_path(map { "$prefix/$_" } 'conf', 'logs', 'html', @TEMP_PATHS);
+    # a crashing worker leaves its core here (see _complete_conf, stop)
+    make_path("$prefix/cores");
+    chmod 01777, "$prefix/cores";
 
     my %vars = (
         ROOT   => Kx::Test::project_root(),
@@ -1433,6 +1439,9 @@ sub _complete_conf {
     $head .= "daemon off;\n" unless $text =~ /^\s*daemon\s/m;
     $head .= "pid logs/nginx.pid;\n" unless $text =~ /^\s*pid\s/m;
     $head .= "error_log logs/error.log info;\n" unless $text =~ /^\s*error_log\s/m;
+    # rare crashes leave a core for the backtrace stop() prints
+    $head .= "worker_rlimit_core 1g;\nworking_directory $prefix/cores;\n"
+        unless $text =~ /^\s*(?:working_directory|worker_rlimit_core)\s/m;
     my $http = '';
     for my $t (@TEMP_PATHS) {
         (my $m = $t) =~ s/_temp$//;
@@ -1534,11 +1543,32 @@ sub stop {
             local $Test::Builder::Level = $Test::Builder::Level + 1;
             Test::More::fail("nginx error log of $s->{prefix} is clean");
             Test::More::diag(join "\n", @bad[0 .. ($#bad < 30 ? $#bad : 29)]);
+            $s->diag_cores;
             $s->{keep} = 1 if $ENV{KX_KEEP_ON_FAIL};
         }
     }
     Kx::Test::_cleanup_dir(delete $s->{prefix}) unless $s->{keep};
     return 1;
+}
+
+# diag_cores(): a backtrace of each core a crashed worker left (gdb needed)
+sub diag_cores {
+    my ($s) = @_;
+    my @cores = glob("$s->{prefix}/cores/core*");
+    return unless @cores;
+    my $gdb = grep { -x "$_/gdb" } split /:/, $ENV{PATH} // '';
+    for my $core (@cores[0 .. ($#cores < 2 ? $#cores : 2)]) {
+        unless ($gdb) {
+            Test::More::diag("core left: $core (no gdb for a backtrace)");
+            next;
+        }
+        my (undef, $out, $err) = Kx::Test::_capture(
+            ['gdb', '-batch', '-nx', '-ex', 'bt 30', $s->{bin}, $core],
+            timeout => 60);
+        my %seen;
+        my @bt = grep { /^#\d/ && !$seen{$_}++ } split /\n/, $out;
+        Test::More::diag("backtrace of $core:\n" . join("\n", @bt));
+    }
 }
 
 # ===========================================================================
