@@ -264,6 +264,17 @@ ngx_http_kx_io_redis_cycle(ngx_cycle_t *cycle)
 }
 
 
+kx_pg_conf_t *
+ngx_http_kx_io_pg_conf(ngx_cycle_t *cycle)
+{
+    ngx_http_kx_io_main_conf_t  *imcf;
+
+    imcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_kx_io_module);
+
+    return imcf && imcf->pg_enabled ? &imcf->pg : NULL;
+}
+
+
 kx_redis_conf_t *
 ngx_http_kx_io_redis_conf(ngx_cycle_t *cycle)
 {

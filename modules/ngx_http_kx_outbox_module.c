@@ -32,6 +32,12 @@
  *     mark      UPDATE ... FROM unnest(ids, stream ids, errors)
  *     COMMIT
  *
+ * The relays have PostgreSQL connections of their own, one per table, on
+ * worker 0: a round holds its transaction while Redis answers the
+ * scripts (milliseconds; seconds when Redis stalls), and the worker's
+ * requests must not queue behind it for the pool's connections (the
+ * shipped configs give a worker one).
+ *
  * Why polling and not LISTEN/NOTIFY: the kx_pg pool has no connection
  * that stays LISTENing (its idle connections drop notifications), and
  * NOTIFY takes a database-wide lock at commit that would serialise every
@@ -128,7 +134,7 @@ struct ngx_http_kx_outbox_relay_s {
     ngx_http_kx_outbox_main_conf_t  *omcf;
     ngx_log_t                       *log;
 
-    kx_pg_pool_t                    *pg;        /* the io module's */
+    kx_pg_pool_t                    *pg;        /* the relays' own */
     kx_redis_t                      *rd;
 
     ngx_event_t                      timer;
@@ -329,6 +335,7 @@ static ngx_str_t  ngx_http_kx_outbox_script = ngx_string(
 
 static ngx_http_kx_outbox_relay_t  *ngx_http_kx_outbox_relays;
 static ngx_uint_t                   ngx_http_kx_outbox_nrelays;
+static kx_pg_pool_t                *ngx_http_kx_outbox_pg;
 
 
 static void
@@ -1440,6 +1447,7 @@ ngx_http_kx_outbox_init_process(ngx_cycle_t *cycle)
     kx_redis_t                      *rd;
     ngx_uint_t                       i;
     kx_pg_pool_t                    *pg;
+    kx_pg_conf_t                    *pgcf, *own;
     ngx_http_kx_outbox_table_t      *t;
     ngx_http_kx_outbox_relay_t      *relay;
     ngx_http_kx_outbox_main_conf_t  *omcf;
@@ -1458,14 +1466,30 @@ ngx_http_kx_outbox_init_process(ngx_cycle_t *cycle)
     }
 
     /* the io module, listed before this one, made its clients already */
-    pg = ngx_http_kx_io_pg_cycle(cycle);
+    pgcf = ngx_http_kx_io_pg_conf(cycle);
     rd = ngx_http_kx_io_redis_cycle(cycle);
 
-    if (pg == NULL || rd == NULL) {
+    if (pgcf == NULL || rd == NULL) {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
                       "kx_outbox needs kx_pg_conninfo and kx_redis_addr");
         return NGX_ERROR;
     }
+
+    /* the io module's settings, with a connection per relay */
+    own = ngx_palloc(cycle->pool, sizeof(kx_pg_conf_t));
+    if (own == NULL) {
+        return NGX_ERROR;
+    }
+
+    *own = *pgcf;
+    own->size = omcf->tables.nelts;
+
+    pg = kx_pg_pool_create(own, cycle->log);
+    if (pg == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_kx_outbox_pg = pg;
 
     relay = ngx_pcalloc(cycle->pool, omcf->tables.nelts
                                      * sizeof(ngx_http_kx_outbox_relay_t));
@@ -1510,9 +1534,15 @@ ngx_http_kx_outbox_exit_process(ngx_cycle_t *cycle)
 
     /*
      * The io module's exit_process ran first (it is listed before this
-     * one) and freed every statement and command in flight without
-     * calling their handlers: only our own memory is left.
+     * one) and freed every Redis command in flight without calling its
+     * handler; the relays' own connections go the same way, then the
+     * memory the statements used.
      */
+    if (ngx_http_kx_outbox_pg) {
+        kx_pg_pool_destroy(ngx_http_kx_outbox_pg);
+        ngx_http_kx_outbox_pg = NULL;
+    }
+
     for (i = 0; i < ngx_http_kx_outbox_nrelays; i++) {
         relay = &ngx_http_kx_outbox_relays[i];
 

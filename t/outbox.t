@@ -514,4 +514,35 @@ sub insert_batch {
 
 $ng->stop;
 
+# --- a round waiting on Redis keeps no connection from requests ------------
+
+# One worker with one pooled connection (the shipped shape): the relay's
+# round holds its transaction while a stalled Redis does not answer; the
+# worker's own statements still run at once, on the pool's connection.
+{
+    (my $conf = $CONF) =~ s/worker_processes 2;/worker_processes 1;/;
+    $conf =~ s/kx_redis_timeout 1s;/kx_redis_timeout 3s;\n    kx_pg_pool_size 1;/;
+    $conf =~ s{(location = /ping)}{location = /select1 { kx_iotest_pg_select1; }\n        $1};
+    my $one = start_nginx($conf, pg => $pg, redis => $redis);
+    is $one->http(GET => '/select1?v=7')->{status}, 200, 'one connection per worker';
+
+    $redis->kill_stop;
+    my @eids = insert_events(map { [$USERS[$_ % 3], 'order.created'] } 1 .. 5);
+    ok wait_until(sub {
+            $pg->value(q{SELECT count(*) FROM pg_stat_activity
+                          WHERE state = 'idle in transaction'
+                            AND query LIKE '%trading.outbox%'}) > 0
+        }, timeout => 3),
+        'Redis stalled: the relay holds its transaction, waiting';
+    my $t = time;
+    my $r = $one->http(GET => '/select1?v=8', timeout => 5);
+    my $took = time - $t;
+    $redis->kill_cont;
+    is $r->{status}, 200, '... while a request\'s statement runs';
+    cmp_ok $took, '<', 1.5, sprintf('... at once, not after the relay\'s '
+                                    . 'Redis timeout (3 s): %.2f s', $took);
+    ok all_published(), 'Redis back: the rows are published';
+    $one->stop;
+}
+
 done_testing;

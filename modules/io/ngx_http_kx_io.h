@@ -58,7 +58,11 @@ kx_redis_t *ngx_http_kx_io_redis(ngx_http_request_t *r);
 kx_pg_pool_t *ngx_http_kx_io_pg_cycle(ngx_cycle_t *cycle);
 kx_redis_t *ngx_http_kx_io_redis_cycle(ngx_cycle_t *cycle);
 
-/* for a module that needs a Redis client of its own (blocking reads) */
+/*
+ * For a module that needs a client of its own: blocking Redis reads, or
+ * PostgreSQL work that no request should wait behind.
+ */
+kx_pg_conf_t *ngx_http_kx_io_pg_conf(ngx_cycle_t *cycle);
 kx_redis_conf_t *ngx_http_kx_io_redis_conf(ngx_cycle_t *cycle);
 
 /*
