@@ -20,6 +20,9 @@
  *                            [&size=N: a generated value of N bytes]
  *   kx_iotest_redis_sub;     subscribe (once per worker) to ?channel=,
  *                            report what arrived
+ *   kx_iotest_redis_sub_pair;  two subscriptions to ?channel= (when this
+ *                            worker has none); the first message ends
+ *                            both from inside the handler
  */
 
 
@@ -91,6 +94,9 @@ static void ngx_http_kx_iotest_redis_get(kx_redis_status_e status,
 static ngx_int_t ngx_http_kx_iotest_redis_sub(ngx_http_request_t *r);
 static void ngx_http_kx_iotest_redis_message(kx_redis_sub_event_e event,
     ngx_str_t *channel, ngx_str_t *message, void *data);
+static ngx_int_t ngx_http_kx_iotest_redis_sub_pair(ngx_http_request_t *r);
+static void ngx_http_kx_iotest_redis_pair_message(kx_redis_sub_event_e event,
+    ngx_str_t *channel, ngx_str_t *message, void *data);
 
 static ngx_http_kx_iotest_ctx_t *ngx_http_kx_iotest_ctx(
     ngx_http_request_t *r);
@@ -160,6 +166,13 @@ static ngx_command_t  ngx_http_kx_iotest_commands[] = {
       0,
       ngx_http_kx_iotest_redis_sub },
 
+    { ngx_string("kx_iotest_redis_sub_pair"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_kx_iotest,
+      0,
+      0,
+      ngx_http_kx_iotest_redis_sub_pair },
+
       ngx_null_command
 };
 
@@ -196,6 +209,14 @@ ngx_module_t  ngx_http_kx_iotest_module = {
 
 
 static ngx_http_kx_iotest_sub_t  *ngx_http_kx_iotest_sub;
+
+/* two subscriptions to one channel, ended together (per process) */
+static struct {
+    kx_redis_sub_t       *sub[2];
+    ngx_uint_t            subscribes;
+    ngx_uint_t            messages;
+    ngx_uint_t            ends;
+} ngx_http_kx_iotest_pair;
 
 
 static char *
@@ -927,6 +948,89 @@ ngx_http_kx_iotest_redis_message(kx_redis_sub_event_e event,
         ngx_memcpy(s->last, message->data, s->last_len);
         break;
     }
+}
+
+
+/*
+ * Two subscriptions of one client to one channel, both ended by the
+ * first message's handler: inside the dispatch, so both wait for the
+ * sweep, which must send one UNSUBSCRIBE, not two (hiredis 0.14 aborts
+ * on the second confirmation when the first left subscribed mode).
+ */
+
+static ngx_int_t
+ngx_http_kx_iotest_redis_sub_pair(ngx_http_request_t *r)
+{
+    u_char      *buf, *p;
+    ngx_str_t    channel;
+    ngx_uint_t   i;
+    kx_redis_t  *rd;
+
+    rd = ngx_http_kx_io_redis(r);
+    if (rd == NULL) {
+        return ngx_http_kx_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                      "not_configured",
+                                      "kx_redis_addr is not set");
+    }
+
+    if (ngx_http_kx_iotest_arg(r, "channel", "kx:iotest:pair", &channel)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_kx_iotest_pair.sub[0] == NULL) {
+        for (i = 0; i < 2; i++) {
+            ngx_http_kx_iotest_pair.sub[i] = kx_redis_subscribe(rd, &channel,
+                                    0, ngx_http_kx_iotest_redis_pair_message,
+                                    NULL);
+            if (ngx_http_kx_iotest_pair.sub[i] == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+    }
+
+    buf = ngx_pnalloc(r->pool, 3 * NGX_INT_T_LEN + 64);
+    if (buf == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_sprintf(buf, "{\"subscribes\":%ui,\"messages\":%ui,"
+                    "\"ends\":%ui}", ngx_http_kx_iotest_pair.subscribes,
+                    ngx_http_kx_iotest_pair.messages,
+                    ngx_http_kx_iotest_pair.ends);
+
+    return ngx_http_kx_send_json(r, NGX_HTTP_OK, buf, p - buf);
+}
+
+
+static void
+ngx_http_kx_iotest_redis_pair_message(kx_redis_sub_event_e event,
+    ngx_str_t *channel, ngx_str_t *message, void *data)
+{
+    ngx_uint_t  i;
+
+    if (event == KX_REDIS_SUB_SUBSCRIBED) {
+        ngx_http_kx_iotest_pair.subscribes++;
+        return;
+    }
+
+    if (event != KX_REDIS_SUB_MESSAGE) {
+        return;
+    }
+
+    ngx_http_kx_iotest_pair.messages++;
+
+    if (ngx_http_kx_iotest_pair.sub[0] == NULL) {
+        return;
+    }
+
+    for (i = 0; i < 2; i++) {
+        kx_redis_unsubscribe(ngx_http_kx_iotest_pair.sub[i]);
+        ngx_http_kx_iotest_pair.sub[i] = NULL;
+    }
+
+    ngx_http_kx_iotest_pair.ends++;
 }
 
 

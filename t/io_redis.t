@@ -232,4 +232,46 @@ ok wait_until(sub {
     }, timeout => 5),
     'nginx stopped: every redis connection closed';
 
+# --- two subscriptions to one channel, ended in one dispatch -----------------
+
+# The worker's only channel, subscribed twice; the first message's handler
+# ends both.  One UNSUBSCRIBE must go out: hiredis 0.14 leaves subscribed
+# mode on the first confirmation (count 0) and aborts the worker on a
+# second one.
+{
+    my $one = start_nginx(<<'CONF', redis => $redis);
+master_process on;
+worker_processes 1;
+events { worker_connections 64; }
+http {
+    access_log off;
+    kx_redis_addr %%REDIS_ADDR%%;
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location = /pair { kx_iotest_redis_sub_pair; }
+    }
+}
+CONF
+    my $numsub = sub { $redis->command(PUBSUB => 'NUMSUB', 'kx:iotest:pair')->[1] };
+    my $state = sub { $one->http(GET => '/pair')->{json} // {} };
+    my ($pid) = $one->worker_pids;
+
+    for my $round (1 .. 3) {
+        $state->();
+        ok wait_until(sub { $state->()->{subscribes} >= 2 * $round }, timeout => 5),
+            "round $round: both subscriptions confirmed";
+        is $numsub->(), 1, '... one channel at the server';
+        $redis->command(PUBLISH => 'kx:iotest:pair', "m$round");
+        ok wait_until(sub { $numsub->() == 0 }, timeout => 5),
+            '... the message ends both: unsubscribed';
+        my $st = $state->();
+        is_deeply [ @$st{qw(messages ends)} ], [ $round, $round ],
+            '... from inside the dispatch (the second handler did not run '
+            . 'for a dead subscription)'
+            or diag explain $st;
+        is_deeply [ $one->worker_pids ], [ $pid ], '... and the worker lives';
+    }
+    $one->stop;
+}
+
 done_testing;
