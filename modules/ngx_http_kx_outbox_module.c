@@ -13,13 +13,14 @@
  *     PUBLISH kx:user:<user_id> {"id":"E","event_id":..,"type":..,
  *                                "data":<payload>,"occurred_at":..}
  *
- * one atomic Lua script per row, then marks the rows published
- * (published_at, stream_id) with one UPDATE per batch.  A row is one
- * event, or, when its payload is a JSON array (type kx.events, trading's
- * 0017), the events of one transaction, [{"event_id", "type", "payload"},
- * ...]: the fetch expands it into one result row per event, in order, and
- * the row's script adds and publishes them all, in order, or none
- * (stream_id: the last one's entry id).
+ * one atomic Lua script per row, then deletes the published rows (or,
+ * with kx_outbox_keep, marks them: published_at, stream_id) with one
+ * statement per batch.  A row is one event, or, when its payload is a
+ * JSON array (type kx.events, trading's 0017), the events of one
+ * transaction, [{"event_id", "type", "payload"}, ...]: the fetch expands
+ * it into one result row per event, in order, and the row's script adds
+ * and publishes them all, in order, or none (stream_id: the last one's
+ * entry id).
  *
  * One worker relays (ngx_worker 0).  A round:
  *
@@ -29,7 +30,7 @@
  *     fetch     SELECT ... WHERE published_at IS NULL ORDER BY id LIMIT n
  *               (the events of those n rows)
  *     publish   EVALSHA per row, pipelined on the shared Redis link
- *     mark      UPDATE ... FROM unnest(ids, stream ids, errors)
+ *     mark      DELETE (or UPDATE) ... unnest(ids, stream ids, errors)
  *     COMMIT
  *
  * The relays have PostgreSQL connections of their own, one per table, on
@@ -106,6 +107,7 @@ typedef struct {
     ngx_uint_t                  maxlen;
     ngx_uint_t                  user_maxlen;
     time_t                      dedupe_ttl;
+    ngx_flag_t                  keep;
     ngx_str_t                   maxlen_text;
     ngx_str_t                   user_maxlen_text;
     ngx_str_t                   ttl_text;
@@ -179,6 +181,8 @@ static void ngx_http_kx_outbox_end(ngx_http_kx_outbox_relay_t *relay,
     kx_outbox_round_e round);
 static u_char *ngx_http_kx_outbox_dup(ngx_pool_t *pool, const char *s,
     size_t len);
+static void ngx_http_kx_outbox_mark_sql(ngx_http_kx_outbox_table_t *t,
+    ngx_flag_t keep);
 static char *ngx_http_kx_outbox(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_kx_outbox_interval(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -234,6 +238,13 @@ static ngx_command_t  ngx_http_kx_outbox_commands[] = {
       ngx_http_kx_outbox_maxlen,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("kx_outbox_keep"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_kx_outbox_main_conf_t, keep),
       NULL },
 
     { ngx_string("kx_outbox_dedupe_ttl"),
@@ -1192,7 +1203,8 @@ ngx_http_kx_outbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     t->probe_sql = ngx_pnalloc(cf->pool, 128 + value[1].len);
     t->fetch_sql = ngx_pnalloc(cf->pool, 1024 + value[1].len);
-    t->mark_sql = ngx_pnalloc(cf->pool, 512 + value[1].len);
+    /* mark_sql: by init_main_conf(), which knows kx_outbox_keep */
+    t->mark_sql = ngx_pnalloc(cf->pool, 768 + 2 * value[1].len);
 
     if (t->probe_sql == NULL || t->fetch_sql == NULL || t->mark_sql == NULL) {
         return NGX_CONF_ERROR;
@@ -1228,20 +1240,55 @@ ngx_http_kx_outbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                     &value[1]);
     *p = '\0';
 
-    p = ngx_sprintf(t->mark_sql,
-                    "UPDATE %V AS o SET "
-                    "published_at = CASE WHEN u.sid IS NULL THEN NULL "
-                    "ELSE now() END, "
-                    "stream_id = coalesce(u.sid, o.stream_id), "
-                    "attempts = o.attempts + 1, "
-                    "last_error = coalesce(u.err, o.last_error) "
-                    "FROM unnest($1::bigint[], $2::text[], $3::text[]) "
-                    "AS u(id, sid, err) "
-                    "WHERE o.id = u.id AND o.published_at IS NULL",
-                    &value[1]);
-    *p = '\0';
-
     return NGX_CONF_OK;
+}
+
+
+/*
+ * The statement that ends a round: $1 the rows' ids, $2 their entry ids
+ * (NULL: not published), $3 why not.  A published row is deleted, or,
+ * with kx_outbox_keep, marked (published_at, stream_id); a row that was
+ * not counts the attempt and keeps its error.  Deleting is the default
+ * because the mark is a second full copy of the row (payload included,
+ * WAL and a new index entry per index: published_at is in the partial
+ * index's predicate, so never a HOT update) and a dead one for vacuum;
+ * the record of an event is the stream, and the order's history is in
+ * the service's own tables (bench/orders: README, kx_outbox_keep).
+ */
+static void
+ngx_http_kx_outbox_mark_sql(ngx_http_kx_outbox_table_t *t, ngx_flag_t keep)
+{
+    u_char  *p;
+
+    if (keep) {
+        p = ngx_sprintf(t->mark_sql,
+                        "UPDATE %V AS o SET "
+                        "published_at = CASE WHEN u.sid IS NULL THEN NULL "
+                        "ELSE now() END, "
+                        "stream_id = coalesce(u.sid, o.stream_id), "
+                        "attempts = o.attempts + 1, "
+                        "last_error = coalesce(u.err, o.last_error) "
+                        "FROM unnest($1::bigint[], $2::text[], $3::text[]) "
+                        "AS u(id, sid, err) "
+                        "WHERE o.id = u.id AND o.published_at IS NULL",
+                        &t->name);
+
+    } else {
+        /* the two parts touch disjoint rows: sid is NULL or not */
+        p = ngx_sprintf(t->mark_sql,
+                        "WITH u AS (SELECT * FROM unnest($1::bigint[], "
+                        "$2::text[], $3::text[]) AS u(id, sid, err)), "
+                        "d AS (DELETE FROM %V AS o USING u "
+                        "WHERE o.id = u.id AND u.sid IS NOT NULL "
+                        "AND o.published_at IS NULL) "
+                        "UPDATE %V AS o SET attempts = o.attempts + 1, "
+                        "last_error = coalesce(u.err, o.last_error) "
+                        "FROM u WHERE o.id = u.id AND u.sid IS NULL "
+                        "AND o.published_at IS NULL",
+                        &t->name, &t->name);
+    }
+
+    *p = '\0';
 }
 
 
@@ -1344,6 +1391,7 @@ ngx_http_kx_outbox_create_main_conf(ngx_conf_t *cf)
     omcf->maxlen = NGX_CONF_UNSET_UINT;
     omcf->user_maxlen = NGX_CONF_UNSET_UINT;
     omcf->dedupe_ttl = NGX_CONF_UNSET;
+    omcf->keep = NGX_CONF_UNSET;
 
     return omcf;
 }
@@ -1354,7 +1402,9 @@ ngx_http_kx_outbox_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_kx_outbox_main_conf_t *omcf = conf;
 
-    u_char  *p;
+    u_char                      *p;
+    ngx_uint_t                   i;
+    ngx_http_kx_outbox_table_t  *t;
 
     if (omcf->stream.data == NULL) {
         ngx_str_set(&omcf->stream, "kx:events");
@@ -1392,6 +1442,13 @@ ngx_http_kx_outbox_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     ngx_conf_init_value(omcf->dedupe_ttl, 3600);
+    ngx_conf_init_value(omcf->keep, 0);
+
+    t = omcf->tables.elts;
+
+    for (i = 0; i < omcf->tables.nelts; i++) {
+        ngx_http_kx_outbox_mark_sql(&t[i], omcf->keep);
+    }
 
     if (omcf->dedupe_ttl <= 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

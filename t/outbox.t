@@ -35,6 +35,9 @@ http {
     kx_outbox_batch 50;
     kx_outbox_interval 10ms 100ms;
     kx_outbox_retry 50ms 300ms;
+    # published rows stay, marked: most sections read the marks (the
+    # default, deleting them, has its own section at the end)
+    kx_outbox_keep on;
 
     kx_service trading;
 
@@ -68,6 +71,12 @@ for my $bad ('outbox', 'trading.outbox;drop', 'Trading.outbox',
     (my $conf = $CONF) =~ s/(kx_outbox trading\.outbox;)/$1 $1/;
     ok !eval { start_nginx($conf, pg => $pg, redis => $redis); 1 },
        'the same table twice is refused';
+}
+
+{
+    (my $conf = $CONF) =~ s/kx_outbox_keep on;/kx_outbox_keep maybe;/;
+    ok !eval { start_nginx($conf, pg => $pg, redis => $redis); 1 },
+       'kx_outbox_keep takes on or off';
 }
 
 my $ng = start_nginx($CONF, pg => $pg, redis => $redis);
@@ -513,6 +522,56 @@ sub insert_batch {
 }
 
 $ng->stop;
+
+# --- the default: a published row is deleted --------------------------------
+# The mark is a second copy of the row for vacuum to clean; the stream is
+# the record.  A row Redis refuses stays, counting its attempts.
+
+{
+    (my $conf = $CONF) =~ s/^\s*kx_outbox_keep on;\n//m;
+    my $del = start_nginx($conf, pg => $pg, redis => $redis);
+    my ($u, $v, $w) = map { sprintf '00000000-0000-4000-8000-%012d', $_ }
+                      21 .. 23;
+    my $in = sub { join ',', map { "'$_'" } @_ };
+    my $rows_of = sub {
+        $pg->value('SELECT count(*) FROM trading.outbox WHERE event_id IN ('
+                   . $in->(@_) . ')');
+    };
+
+    my $published0 = metric('published', $del);
+    my @eids = insert_events([$u, 'order.created'], [$v, 'order.created'],
+                             [$u, 'order.filled']);
+    my @batch = insert_batch($v, 'order.filled', 'portfolio.updated');
+
+    ok wait_until(sub { $rows_of->(@eids, $batch[0]) == 0 }, timeout => 10),
+        'kx_outbox_keep off (the default): published rows are deleted';
+    my $n = event_counts();
+    is scalar(grep { ($n->{$_} // 0) == 1 } @eids, @batch), 5,
+        '... after each of their 5 events went to kx:events, once';
+    is_deeply [ map { $_->[1]{event_id} } @{ xrange("kx:events:user:$v") } ],
+        [ $eids[1], @batch ], '... in order, to the user\'s stream too';
+    is metric('published', $del) - $published0, 5,
+        '... and kx_outbox_published_total counts them';
+
+    $redis->command('SET', "kx:events:user:$w", 'not a stream');
+    my @s = insert_events([$w, 'order.created'], [$u, 'order.cancelled']);
+    ok wait_until(sub {
+        ($pg->value("SELECT attempts FROM trading.outbox "
+                    . "WHERE event_id = '$s[0]'") // 0) >= 2
+    }, timeout => 10), 'a row Redis refuses stays, and is retried';
+    is $rows_of->($s[1]), 0, '... while the other user\'s row went';
+    like $pg->value("SELECT last_error FROM trading.outbox "
+                    . "WHERE event_id = '$s[0]' AND published_at IS NULL"),
+        qr/WRONGTYPE/, '... it says why';
+
+    $redis->command('DEL', "kx:events:user:$w");
+    ok wait_until(sub { $rows_of->($s[0]) == 0 }, timeout => 10),
+        'the stream repaired: it is published and deleted';
+    is_deeply [ map { $_->[1]{event_id} } @{ xrange("kx:events:user:$w") } ],
+        [ $s[0] ], '... once';
+    is_deeply [ dup_events() ], [], 'nothing twice';
+    $del->stop;
+}
 
 # --- a round waiting on Redis keeps no connection from requests ------------
 

@@ -25,8 +25,13 @@ my $redis = start_redis();
 
 my $mkt = start_instance('market', ports => $ports, pg => $pg,
                          redis => $redis);
+# the relay keeps what it published (kx_outbox_keep): the tests read the
+# events each order wrote
+my $keep = sub {
+    return $_[0] =~ s/^(\s*kx_outbox\s[^\n]*\n)/$1    kx_outbox_keep on;\n/mr;
+};
 my $trd = start_instance('trading', ports => $ports, pg => $pg,
-                         redis => $redis, workers => 2);
+                         redis => $redis, workers => 2, edit => $keep);
 my $gw = $ENV{KX_TRADING_DIRECT} ? $trd
        : start_instance('gateway', ports => $ports, pg => $pg,
                         redis => $redis);

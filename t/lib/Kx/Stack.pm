@@ -90,12 +90,15 @@ sub instance_conf {
 }
 
 # start_instance($name, ports => stack_ports(), pg => $pg, redis => $redis,
-#                workers => 1, %start_nginx_options)
+#                workers => 1, edit => sub { text -> text },
+#                %start_nginx_options)
 sub start_instance {
     my ($name, %o) = @_;
     my %conf_opt = map { $_ => delete $o{$_} }
                    grep { exists $o{$_} } qw(ports pg redis workers);
+    my $edit = delete $o{edit};
     my $text = instance_conf($name, %conf_opt);
+    $text = $edit->($text) if $edit;
     my $port = $conf_opt{ports}{$name}
         or croak "start_instance: no port for $name";
     $o{vars} = { PORT => $port, %{ $o{vars} // {} } };
