@@ -15,13 +15,15 @@
  * threads).  libc only.
  *
  *   http_load -p PORT -c CONNS -d SECS -m METHOD -u PATH -t TOKENS
- *             [-b BODIES] [-w WARMUP_SECS]
+ *             [-b BODIES] [-w WARMUP_SECS] [-o TRACE]
  *
  * Prints, for the answers that came in during the SECS after the warm-up:
  *   requests=N rps=R p50_ms= p90_ms= p99_ms= max_ms= non2xx=N utime_us=
  *   stime_us=
  * (a connection that closes or an answer it cannot read ends it, exit 1)
  * and "first_non2xx=<status> <body...>" when an answer was not 2xx.
+ * TRACE gets a line per answer: "<ms since the start> <latency ms>
+ * <connection>", to see when the slow ones came.
  */
 
 
@@ -65,6 +67,7 @@ static uint32_t   *hl_lat;       /* microseconds */
 static size_t      hl_nlat, hl_cap;
 static uint64_t    hl_non2xx;
 static char        hl_first_bad[256];
+static FILE       *hl_trace;     /* -o: one line per answer */
 
 
 static uint64_t
@@ -274,7 +277,7 @@ main(int argc, char **argv)
     tokens_file = NULL;
     bodies_file = NULL;
 
-    while ((opt = getopt(argc, argv, "p:c:d:m:u:t:b:w:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:c:d:m:u:t:b:w:o:")) != -1) {
         switch (opt) {
         case 'p': port = atoi(optarg); break;
         case 'c': nconns = atoi(optarg); break;
@@ -284,9 +287,17 @@ main(int argc, char **argv)
         case 'u': path = optarg; break;
         case 't': tokens_file = optarg; break;
         case 'b': bodies_file = optarg; break;
+        case 'o':
+            hl_trace = fopen(optarg, "w");
+            if (hl_trace == NULL) {
+                perror(optarg);
+                return 2;
+            }
+            break;
         default:
             fprintf(stderr, "usage: http_load -p PORT -c CONNS -d SECS "
-                    "-m METHOD -u PATH -t TOKENS [-b BODIES] [-w SECS]\n");
+                    "-m METHOD -u PATH -t TOKENS [-b BODIES] [-w SECS] "
+                    "[-o TRACE]\n");
             return 2;
         }
     }
@@ -338,6 +349,11 @@ main(int argc, char **argv)
     start = hl_now() + (uint64_t) (warmup * 1e9);
     stop = start + (uint64_t) (secs * 1e9);
     getrusage(RUSAGE_SELF, &ru0);
+
+    if (hl_trace) {
+        /* CLOCK_MONOTONIC, to line the answers up with other samples */
+        fprintf(hl_trace, "# start %.6f\n", start / 1e9);
+    }
 
     for ( ;; ) {
         now = hl_now();
@@ -405,6 +421,12 @@ main(int argc, char **argv)
             if (end >= start) {
                 hl_record(end - c->sent_ns);
 
+                if (hl_trace) {
+                    fprintf(hl_trace, "%.3f %.3f %d\n",
+                            (end - start) / 1e6, (end - c->sent_ns) / 1e6,
+                            (int) (c - conns));
+                }
+
                 if (status < 200 || status > 299) {
                     if (hl_non2xx++ == 0) {
                         snprintf(hl_first_bad, sizeof(hl_first_bad),
@@ -436,6 +458,10 @@ main(int argc, char **argv)
     }
 
     getrusage(RUSAGE_SELF, &ru1);
+
+    if (hl_trace) {
+        fclose(hl_trace);
+    }
 
     qsort(hl_lat, hl_nlat, sizeof(uint32_t), hl_cmp);
 
