@@ -569,6 +569,29 @@ $ng->stop;
         'the stream repaired: it is published and deleted';
     is_deeply [ map { $_->[1]{event_id} } @{ xrange("kx:events:user:$w") } ],
         [ $s[0] ], '... once';
+
+    # a round whose scripts ran late, and a round cut by PostgreSQL going
+    # down: the rows come again and go once
+    $redis->kill_stop;
+    my @late = insert_events(map { [$USERS[$_ % 5], 'order.filled'] } 1 .. 10);
+    sleep 2.5;    # past kx_redis_timeout
+    $redis->kill_cont;
+    ok wait_until(sub { $rows_of->(@late) == 0 }, timeout => 15),
+        'Redis stalled, then back: the rows are published and deleted';
+
+    my @cut;
+    for my $i (1 .. 5) {
+        push @cut, insert_events(map { [$USERS[$_ % 7], 'order.created'] }
+                                 1 .. 40);
+    }
+    $pg->down(immediate => 1);
+    sleep 0.5;
+    $pg->up;
+    ok wait_until(sub { $rows_of->(@cut) == 0 }, timeout => 20),
+        'PostgreSQL restarted mid-stream: the rows are published and deleted';
+    $n = event_counts();
+    is scalar(grep { ($n->{$_} // 0) == 1 } @late, @cut),
+        scalar(@late) + scalar(@cut), '... each event once in kx:events';
     is_deeply [ dup_events() ], [], 'nothing twice';
     $del->stop;
 }
