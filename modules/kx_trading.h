@@ -11,6 +11,7 @@
  *   kx_trading_matcher.c           worker 0: resting paper orders follow
  *                                  kx:quote:<SYM>; day orders expire
  *   kx_trading_paper.c             the paper broker (kx_trading_broker.h)
+ *   kx_trading_cache.c             accounts at a version, shared memory
  */
 
 
@@ -25,6 +26,7 @@
 #include "ngx_http_kx.h"
 #include "kx_trading_broker.h"
 #include "io/kx_pg.h"
+#include "trading/kx_acct_cache.h"
 #include "trading/kx_matching.h"
 #include "trading/kx_quote.h"
 #include "trading/kx_risk.h"
@@ -49,6 +51,7 @@ typedef struct {
     ngx_flag_t                matcher;
     kx_trading_broker_t      *broker;
     void                     *broker_conf;
+    ngx_shm_zone_t           *acct_cache;   /* kx_trading_cache.c */
     ngx_uint_t                enabled;
 } kx_trading_main_conf_t;
 
@@ -105,11 +108,15 @@ struct kx_trading_op_s {
     kx_pg_req_t              *req;
     kx_pg_txn_t              *txn;
     kx_txn_acct_t             acct;
+    kx_txn_acct_t             before;       /* acct before the decision */
     kx_txn_t                  txn_state;
     kx_order_t                broker_order; /* as sent to the broker */
     kx_trading_op_kind_e      origin;       /* before the RESULT run */
     unsigned                  txn_inited:1;
     unsigned                  locked:1;     /* deciding under the lock */
+    unsigned                  cached:1;     /* on the cache's account */
+    unsigned                  no_cache:1;   /* read, whatever it holds */
+    ngx_event_t               post;         /* the cached path's start */
     unsigned                  broker_call:1;    /* remote step pending */
     unsigned                  detached:1;
     void                     *broker_handle;
@@ -140,6 +147,18 @@ void kx_trading_op_detach(kx_trading_op_t *op);
 ngx_int_t kx_trading_order_from_row(PGresult *pr, int row, int c,
     kx_order_t *o, kx_dec_t *reserved, char *broker, size_t broker_size,
     char *broker_order_id, size_t boid_size);
+
+/*
+ * The accounts this instance changed (kx_trading_account_cache), see
+ * src/trading/kx_acct_cache.h; without the directive they do nothing.
+ */
+char *kx_trading_cache_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t kx_trading_cache_get(kx_trading_main_conf_t *conf,
+    const char *user_id, const char *symbol, kx_acct_snap_t *s);
+void kx_trading_cache_put(kx_trading_main_conf_t *conf, const char *user_id,
+    const char *base, const kx_acct_snap_t *s);
+void kx_trading_cache_drop(kx_trading_main_conf_t *conf,
+    const char *user_id);
 
 /* the close of the session a day order placed at usec belongs to */
 int64_t kx_trading_session_close(ngx_uint_t hours, int64_t usec);

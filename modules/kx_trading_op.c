@@ -20,6 +20,12 @@
  * inside order_apply() is the last word on buying power all the same.
  * Users do not wait for each other.
  *
+ * With kx_trading_account_cache, a new order of a user whose account the
+ * instance remembers (kx_trading_cache.c) skips the read: one round
+ * trip.  Every unlocked write returns its transaction id, the version it
+ * left; a cached version that is gone (KX002), or a cached account that
+ * would refuse the order, sends the order back to a fresh read.
+ *
  * A remote broker (kx_trading_broker.h) is called between two such
  * operations: the order is stored before it is sent, and the answer is
  * applied by a second run of the same op (kind RESULT).
@@ -49,6 +55,12 @@ static kx_pg_req_t *kx_trading_op_read(kx_trading_op_t *op);
 static void kx_trading_op_begun(kx_pg_result_t *res, void *data);
 static void kx_trading_op_written(kx_trading_op_t *op);
 static void kx_trading_op_locked(kx_pg_result_t *res, void *data);
+static ngx_int_t kx_trading_op_cache_read(kx_trading_op_t *op);
+static void kx_trading_op_posted(ngx_event_t *ev);
+static void kx_trading_op_reread(kx_trading_op_t *op);
+static void kx_trading_op_decide(kx_trading_op_t *op);
+static void kx_trading_op_remember(kx_trading_op_t *op,
+    const char *version);
 static void kx_trading_op_applied(kx_pg_result_t *res, void *data);
 static void kx_trading_op_committed(kx_pg_result_t *res, void *data);
 static ngx_int_t kx_trading_op_compute(kx_trading_op_t *op);
@@ -173,6 +185,9 @@ kx_trading_op_run(kx_trading_op_t *op)
 {
     if (op->locked) {
         op->req = kx_pg_txn_begin(op->pg, kx_trading_op_begun, op);
+
+    } else if (kx_trading_op_cache_read(op)) {
+        return NGX_OK;
 
     } else {
         op->req = kx_trading_op_read(op);
@@ -369,11 +384,7 @@ kx_trading_op_locked(kx_pg_result_t *res, void *data)
 
     size_t          n;
     ngx_int_t       rc;
-    const char     *s;
-    kx_jw_t         w;
     PGresult       *pr;
-    kx_pg_stmt_t    st;
-    const char     *values[1];
     kx_txn_acct_t  *a;
 
     op->req = NULL;
@@ -449,23 +460,134 @@ kx_trading_op_locked(kx_pg_result_t *res, void *data)
 
     a->has_order = (rc == NGX_OK);
 
-    if (op->txn_inited) {
-        kx_txn_free(&op->txn_state);
-    }
-
-    kx_txn_init(&op->txn_state, a, kx_trading_uuid);
-    op->txn_inited = 1;
-
-    /* the user's risk limits (NULL: none) and the service's */
+    /* the user's risk limits (NULL: none) */
     ngx_memzero(&op->limits, sizeof(kx_risk_limits_t));
     op->limits.max_order_value = kx_trading_dec(pr, 0, 4);
     op->limits.max_position_value = kx_trading_dec(pr, 0, 5);
     op->limits.max_open_orders = (unsigned) kx_trading_int(pr, 0, 6);
     op->limits.allow_short = a->allow_short;
+
+    kx_trading_op_decide(op);
+}
+
+
+/*
+ * A new order on the account as the cache knows it (see
+ * kx_acct_cache.h): 1, and the op goes on from a posted event, so that
+ * done is never called from inside kx_trading_op_run().
+ */
+static ngx_int_t
+kx_trading_op_cache_read(kx_trading_op_t *op)
+{
+    kx_acct_snap_t   s;
+    kx_txn_acct_t   *a;
+
+    if (op->kind != KX_TRADING_OP_PLACE || op->no_cache
+        || op->conf->acct_cache == NULL
+        || !kx_trading_cache_get(op->conf, op->user_id, op->order.symbol, &s))
+    {
+        return 0;
+    }
+
+    a = &op->acct;
+    ngx_memzero(a, sizeof(kx_txn_acct_t));
+
+    a->now = kx_trading_now();
+    ngx_memcpy(a->user_id, op->user_id, sizeof(a->user_id));
+    ngx_memcpy(a->version, s.version, sizeof(a->version));
+    a->cash = s.cash;
+    a->reserved = s.reserved;
+    a->realized = s.realized;
+    a->allow_short = s.allow_short;
+    a->pos.qty = s.sym.qty;
+    a->pos.avg_cost = s.sym.avg_cost;
+    a->open_orders = s.open_orders;
+    a->open_sell_qty = s.sym.open_sell_qty;
+
+    ngx_memzero(&op->limits, sizeof(kx_risk_limits_t));
+    op->limits.max_order_value = s.max_order_value;
+    op->limits.max_position_value = s.max_position_value;
+    op->limits.max_open_orders = s.max_open_orders;
+    op->limits.allow_short = s.allow_short;
+
+    op->cached = 1;
+
+    op->post.handler = kx_trading_op_posted;
+    op->post.data = op;
+    op->post.log = op->log;
+
+    ngx_post_event(&op->post, &ngx_posted_events);
+
+    return 1;
+}
+
+
+static void
+kx_trading_op_posted(ngx_event_t *ev)
+{
+    kx_trading_op_decide(ev->data);
+}
+
+
+/*
+ * The cache's account was not good enough (a refusal, which only a fresh
+ * read may give, or a version that changed): read it.
+ */
+static void
+kx_trading_op_reread(kx_trading_op_t *op)
+{
+    op->cached = 0;
+    op->no_cache = 1;
+    op->status = NGX_HTTP_OK;
+    op->code = NULL;
+    op->message[0] = '\0';
+    op->existing = 0;
+    op->broker_call = 0;
+
+    if (op->kind == KX_TRADING_OP_PLACE) {
+        /* the id the decision gave the new order: not one to look up */
+        op->order_id[0] = '\0';
+    }
+
+    if (kx_trading_op_run(op) != NGX_OK) {
+        kx_trading_op_fail(op, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL,
+                           "out of memory");
+        kx_trading_op_finish(op);
+    }
+}
+
+
+/* decide on op->acct and op->limits, and write what was decided */
+static void
+kx_trading_op_decide(kx_trading_op_t *op)
+{
+    size_t         n;
+    ngx_int_t      rc;
+    const char    *s;
+    kx_jw_t        w;
+    kx_pg_stmt_t   st;
+    const char    *values[1];
+
+    if (op->txn_inited) {
+        kx_txn_free(&op->txn_state);
+    }
+
+    /* the account as read: the decision changes op->acct */
+    op->before = op->acct;
+
+    kx_txn_init(&op->txn_state, &op->acct, kx_trading_uuid);
+    op->txn_inited = 1;
+
+    /* the service's limits */
     op->limits.collar_pct = op->conf->collar_pct;
     op->limits.market_buffer_pct = op->conf->market_buffer_pct;
 
     rc = kx_trading_op_compute(op);
+
+    if (rc != NGX_OK && op->cached) {
+        kx_trading_op_reread(op);
+        return;
+    }
 
     if (rc != NGX_OK) {
         kx_trading_op_rollback(op);
@@ -498,10 +620,18 @@ kx_trading_op_locked(kx_pg_result_t *res, void *data)
     values[0] = s;
 
     ngx_memzero(&st, sizeof(kx_pg_stmt_t));
-    st.sql = KX_TRADING_APPLY_SQL;
-    st.name = "kx_trading_apply";
     st.nparams = 1;
     st.values = values;
+
+    if (op->locked) {
+        st.sql = KX_TRADING_APPLY_SQL;
+        st.name = "kx_trading_apply";
+
+    } else {
+        /* one statement: its transaction id is the new version */
+        st.sql = KX_TRADING_APPLY_SQL ", pg_current_xact_id()::xid::text";
+        st.name = "kx_trading_apply_version";
+    }
 
     op->req = op->locked
               ? kx_pg_txn_query(op->txn, &st, kx_trading_op_applied, op)
@@ -524,6 +654,15 @@ kx_trading_op_applied(kx_pg_result_t *res, void *data)
     kx_trading_op_t  *op = data;
 
     op->req = NULL;
+
+    if (res->status == KX_PG_ERROR && op->cached
+        && ngx_strcmp(res->sqlstate, "KX002") == 0)
+    {
+        /* the cache's version is gone: as if read too early */
+        kx_trading_cache_drop(op->conf, op->user_id);
+        kx_trading_op_reread(op);
+        return;
+    }
 
     if (res->status == KX_PG_ERROR && !op->locked
         && ngx_strcmp(res->sqlstate, "KX002") == 0)
@@ -584,6 +723,7 @@ kx_trading_op_applied(kx_pg_result_t *res, void *data)
 
     if (!op->locked) {
         /* one statement: committed */
+        kx_trading_op_remember(op, PQgetvalue(res->res, 0, 1));
         kx_trading_op_written(op);
         return;
     }
@@ -612,7 +752,37 @@ kx_trading_op_committed(kx_pg_result_t *res, void *data)
         return;
     }
 
+    /* decided under the lock: the version is not known here */
+    kx_trading_cache_drop(op->conf, op->user_id);
+
     kx_trading_op_written(op);
+}
+
+
+/* the account as the committed transaction left it, for the next order */
+static void
+kx_trading_op_remember(kx_trading_op_t *op, const char *version)
+{
+    kx_acct_snap_t  s;
+
+    if (op->conf->acct_cache == NULL) {
+        return;
+    }
+
+    if (version[0] == '\0'
+        || kx_acct_cache_after(&op->before, &op->txn_state, version, &s)
+           != 0)
+    {
+        kx_trading_cache_drop(op->conf, op->user_id);
+        return;
+    }
+
+    s.max_order_value = op->limits.max_order_value;
+    s.max_position_value = op->limits.max_position_value;
+    s.max_open_orders = op->limits.max_open_orders;
+    s.allow_short = op->limits.allow_short;
+
+    kx_trading_cache_put(op->conf, op->user_id, op->before.version, &s);
 }
 
 
@@ -620,6 +790,7 @@ static void
 kx_trading_op_written(kx_trading_op_t *op)
 {
     op->written = 1;
+    op->cached = 0;
     op->out = op->txn_state.order;
 
     if (op->broker_call) {

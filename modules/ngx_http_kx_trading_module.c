@@ -199,6 +199,13 @@ static ngx_command_t  ngx_http_kx_trading_commands[] = {
       offsetof(kx_trading_main_conf_t, sweep_interval),
       NULL },
 
+    { ngx_string("kx_trading_account_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      kx_trading_cache_conf,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("kx_trading_broker"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_kx_trading_broker,
@@ -1366,6 +1373,7 @@ ngx_http_kx_trading_create_main_conf(ngx_conf_t *cf)
     tmcf->quote_max_age = NGX_CONF_UNSET_MSEC;
     tmcf->sweep_interval = NGX_CONF_UNSET_MSEC;
     tmcf->matcher = NGX_CONF_UNSET;
+    tmcf->acct_cache = NGX_CONF_UNSET_PTR;
 
     return tmcf;
 }
@@ -1397,6 +1405,7 @@ ngx_http_kx_trading_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(tmcf->quote_max_age, 1000);
     ngx_conf_init_msec_value(tmcf->sweep_interval, 1000);
     ngx_conf_init_value(tmcf->matcher, 1);
+    ngx_conf_init_ptr_value(tmcf->acct_cache, NULL);
 
     if (tmcf->broker == NULL) {
         tmcf->broker = &kx_trading_broker_paper;
