@@ -585,6 +585,8 @@ kx_trading_op_decide(kx_trading_op_t *op)
     rc = kx_trading_op_compute(op);
 
     if (rc != NGX_OK && op->cached) {
+        /* the entry would send every order of the user back: forget it */
+        kx_trading_cache_drop(op->conf, op->user_id);
         kx_trading_op_reread(op);
         return;
     }
