@@ -10,6 +10,7 @@
 #include "core/kx_decimal.h"
 
 #include "kx_tap.h"
+#include "kx_test_dec.h"
 
 
 #define MAX   INT64_MAX                 /* 92233720368.54775807 */
@@ -61,20 +62,6 @@ places_is(const char *s, unsigned places, int want_rc, int64_t want_v)
     {
         diag("  got rc %d, v %" PRId64, rc, d.v);
     }
-}
-
-
-static kx_dec_t
-dec(const char *s)
-{
-    kx_dec_t  d;
-
-    if (kx_dec_parse(s, strlen(s), &d) != KX_DEC_OK) {
-        diag("bad literal in test: %s", s);
-        exit(2);
-    }
-
-    return d;
 }
 
 

@@ -12,6 +12,7 @@
 #include "market/kx_isqrt.h"
 
 #include "kx_tap.h"
+#include "kx_test_dec.h"
 
 
 #define N        100
@@ -274,20 +275,6 @@ static const char *ref_bb_lower[100] = {
     "137.96792282", "136.46504920", "135.45432796", "135.01639851",
     "134.92712603", "135.03617578", "135.12253183",
 };
-
-
-static kx_dec_t
-dec(const char *s)
-{
-    kx_dec_t  d;
-
-    if (kx_dec_parse(s, strlen(s), &d) != KX_DEC_OK) {
-        diag("bad literal in test: %s", s);
-        exit(2);
-    }
-
-    return d;
-}
 
 
 static void

@@ -14,6 +14,7 @@
 #include "trading/kx_acct_cache.h"
 
 #include "kx_tap.h"
+#include "kx_test_dec.h"
 
 
 #define U1  "11111111-1111-4111-8111-111111111111"
@@ -28,31 +29,6 @@ fake_uuid(char out[KX_TXN_UUID_LEN + 1])
 {
     snprintf(out, KX_TXN_UUID_LEN + 1,
              "00000000-0000-4000-8000-%012d", ++uuid_n);
-}
-
-
-static kx_dec_t
-dec(const char *s)
-{
-    kx_dec_t  d;
-
-    if (kx_dec_parse(s, strlen(s), &d) != KX_DEC_OK) {
-        diag("bad literal in test: %s", s);
-        exit(2);
-    }
-
-    return d;
-}
-
-
-static int
-dec_is(kx_dec_t got, const char *want, const char *name)
-{
-    char  buf[KX_DEC_FMT_MAX];
-
-    kx_dec_format_min(got, buf, sizeof(buf));
-
-    return is_str(buf, want, name);
 }
 
 

@@ -10,24 +10,11 @@
 #include "trading/kx_matching.h"
 
 #include "kx_tap.h"
+#include "kx_test_dec.h"
 
 
 #define T0     INT64_C(1700000000000000)
 #define CLOSE  (T0 + INT64_C(3600000000))
-
-
-static kx_dec_t
-dec(const char *s)
-{
-    kx_dec_t  d;
-
-    if (kx_dec_parse(s, strlen(s), &d) != KX_DEC_OK) {
-        diag("bad literal in test: %s", s);
-        exit(2);
-    }
-
-    return d;
-}
 
 
 static kx_order_t

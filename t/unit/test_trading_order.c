@@ -11,24 +11,11 @@
 #include "trading/kx_order.h"
 
 #include "kx_tap.h"
+#include "kx_test_dec.h"
 
 
 /* 1700000000 s is 2023-11-14T22:13:20Z */
 #define T0  INT64_C(1700000000123456)
-
-
-static kx_dec_t
-dec(const char *s)
-{
-    kx_dec_t  d;
-
-    if (kx_dec_parse(s, strlen(s), &d) != KX_DEC_OK) {
-        diag("bad literal in test: %s", s);
-        exit(2);
-    }
-
-    return d;
-}
 
 
 /* JSON written with single quotes, for readability */

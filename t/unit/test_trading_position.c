@@ -10,23 +10,10 @@
 #include "trading/kx_position.h"
 
 #include "kx_tap.h"
+#include "kx_test_dec.h"
 
 
 #define NSYM   3
-
-
-static kx_dec_t
-dec(const char *s)
-{
-    kx_dec_t  d;
-
-    if (kx_dec_parse(s, strlen(s), &d) != KX_DEC_OK) {
-        diag("bad literal in test: %s", s);
-        exit(2);
-    }
-
-    return d;
-}
 
 
 static kx_position_t

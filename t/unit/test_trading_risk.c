@@ -10,20 +10,7 @@
 #include "trading/kx_risk.h"
 
 #include "kx_tap.h"
-
-
-static kx_dec_t
-dec(const char *s)
-{
-    kx_dec_t  d;
-
-    if (kx_dec_parse(s, strlen(s), &d) != KX_DEC_OK) {
-        diag("bad literal in test: %s", s);
-        exit(2);
-    }
-
-    return d;
-}
+#include "kx_test_dec.h"
 
 
 static kx_order_t
