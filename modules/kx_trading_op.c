@@ -661,6 +661,9 @@ kx_trading_op_applied(kx_pg_result_t *res, void *data)
         && ngx_strcmp(res->sqlstate, "KX002") == 0)
     {
         /* the cache's version is gone: as if read too early */
+        ngx_http_kx_metrics_count((ngx_cycle_t *) ngx_cycle,
+                                  "kx_trading_account_cache_total"
+                                  "{result=\"stale\"}", 1);
         kx_trading_cache_drop(op->conf, op->user_id);
         kx_trading_op_reread(op);
         return;

@@ -167,6 +167,90 @@ is_status($again, 200, undef, 'the same client_order_id again');
 is $again->{json}{id}, $r->{json}{id}, '... answers the original order';
 is position($c, 'AAPL'), '2.00000000', '... and buys nothing more';
 
+# --- many orders of few users at once, over both workers ---------------------
+# Two clients per user race each other through both workers, so cached
+# versions go stale under them all the time.  Afterwards each account must
+# be exactly what its trades say: no wrong position, cash or reserve
+# remembered by the cache can have slipped into the database.
+
+{
+    my @users = map { new_user() } 1 .. 3;
+    my $dir = $trd->prefix;
+    my $stale0 = cache_metric('stale');
+    my @kids;
+    for my $k (0 .. 5) {
+        my $user = $users[$k % 3];
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            srand(1000 + $k);
+            open my $log, '>', "$dir/race-$k.log" or exit 2;
+            for (1 .. 50) {
+                my $sym = (qw(AAPL MSFT TSLA))[int rand 3];
+                my $side = rand() < 0.6 ? 'buy' : 'sell';
+                my $r = order($user, symbol => $sym, side => $side,
+                              type => 'market',
+                              quantity => 1 + int rand 5);
+                print $log "$r->{status} "
+                    . ($r->{json}{error}{code} // '-') . "\n";
+            }
+            close $log;
+            exit 0;
+        }
+        push @kids, $pid;
+    }
+    waitpid $_, 0 for @kids;
+
+    my %seen;
+    for my $k (0 .. 5) {
+        open my $log, '<', "$dir/race-$k.log" or die "race-$k.log: $!";
+        $seen{ (split ' ', $_)[0] . ' ' . (split ' ', $_)[1] }++ for <$log>;
+    }
+    my $ok = $seen{'201 -'} // 0;
+    my $short = $seen{'403 insufficient_position'} // 0;
+    is $ok + $short, 300, "300 orders: $ok filled, $short sells refused "
+        . 'for want of shares, nothing else'
+        or diag explain \%seen;
+    ok cache_metric('stale') > $stale0,
+        'cached versions went stale under the race ('
+        . (cache_metric('stale') - $stale0) . ' times) and were read again';
+
+    my $in = join ',', map { "'$_'" } @users;
+    is $pg->value("SELECT count(*) FROM trading.orders "
+                  . "WHERE user_id IN ($in) AND status = 'filled'"), $ok,
+        'every 201 is a filled order';
+    is $pg->value(<<"SQL"), 0, 'each position is the sum of its trades';
+SELECT count(*) FROM (
+    SELECT t.user_id, t.symbol,
+           sum(CASE t.side WHEN 'buy' THEN t.quantity ELSE -t.quantity END) AS q
+      FROM trading.trades t WHERE t.user_id IN ($in)
+     GROUP BY t.user_id, t.symbol) s
+  LEFT JOIN trading.positions p USING (user_id, symbol)
+ WHERE coalesce(p.quantity, 0) <> s.q
+SQL
+    is $pg->value("SELECT count(*) FROM trading.positions "
+                  . "WHERE user_id IN ($in) AND quantity < 0"), 0,
+        'no position went short';
+    is $pg->value(<<"SQL"), 0, 'each cash balance is the start less the trades';
+SELECT count(*) FROM trading.portfolios pf
+ WHERE pf.user_id IN ($in)
+   AND pf.cash_balance <> 100000 - coalesce((
+       SELECT sum(CASE t.side WHEN 'buy' THEN t.quantity * t.price
+                  ELSE -t.quantity * t.price END)
+         FROM trading.trades t WHERE t.user_id = pf.user_id), 0)
+SQL
+    is $pg->value("SELECT count(*) FROM trading.portfolios "
+                  . "WHERE user_id IN ($in) AND reserved_cash <> 0"), 0,
+        'nothing left reserved';
+    is $pg->value(<<"SQL"), 0, 'cash + cost of positions - realized P&L '
+SELECT count(*) FROM trading.portfolios pf
+ WHERE pf.user_id IN ($in)
+   AND round(pf.cash_balance + coalesce((
+       SELECT sum(p.quantity * p.avg_cost) FROM trading.positions p
+        WHERE p.user_id = pf.user_id), 0) - pf.realized_pl, 2) <> 100000
+SQL
+        . 'is the starting cash, for each user';
+}
+
 $trd->stop;
 $mkt->stop;
 
