@@ -57,7 +57,7 @@ static void kx_trading_op_written(kx_trading_op_t *op);
 static void kx_trading_op_locked(kx_pg_result_t *res, void *data);
 static ngx_int_t kx_trading_op_cache_read(kx_trading_op_t *op);
 static void kx_trading_op_posted(ngx_event_t *ev);
-static void kx_trading_op_reread(kx_trading_op_t *op);
+static void kx_trading_op_again(kx_trading_op_t *op, ngx_uint_t locked);
 static void kx_trading_op_decide(kx_trading_op_t *op);
 static void kx_trading_op_remember(kx_trading_op_t *op,
     const char *version);
@@ -530,12 +530,14 @@ kx_trading_op_posted(ngx_event_t *ev)
 
 
 /*
- * The cache's account was not good enough (a refusal, which only a fresh
- * read may give, or a version that changed): read it.
+ * Decide again on a new read of the account: under the lock (the account
+ * changed between read and write), or unlocked and past the cache (the
+ * cache's account failed its version, or would refuse the order).
  */
 static void
-kx_trading_op_reread(kx_trading_op_t *op)
+kx_trading_op_again(kx_trading_op_t *op, ngx_uint_t locked)
 {
+    op->locked = locked;
     op->cached = 0;
     op->no_cache = 1;
     op->status = NGX_HTTP_OK;
@@ -545,7 +547,10 @@ kx_trading_op_reread(kx_trading_op_t *op)
     op->broker_call = 0;
 
     if (op->kind == KX_TRADING_OP_PLACE) {
-        /* the id the decision gave the new order: not one to look up */
+        /*
+         * the id the first decision gave the new order is not one to look
+         * up: the read must look for the client_order_id instead
+         */
         op->order_id[0] = '\0';
     }
 
@@ -587,7 +592,7 @@ kx_trading_op_decide(kx_trading_op_t *op)
     if (rc != NGX_OK && op->cached) {
         /* the entry would send every order of the user back: forget it */
         kx_trading_cache_drop(op->conf, op->user_id);
-        kx_trading_op_reread(op);
+        kx_trading_op_again(op, 0);
         return;
     }
 
@@ -665,7 +670,7 @@ kx_trading_op_applied(kx_pg_result_t *res, void *data)
                                   "kx_trading_account_cache_total"
                                   "{result=\"stale\"}", 1);
         kx_trading_cache_drop(op->conf, op->user_id);
-        kx_trading_op_reread(op);
+        kx_trading_op_again(op, 0);
         return;
     }
 
@@ -673,18 +678,7 @@ kx_trading_op_applied(kx_pg_result_t *res, void *data)
         && ngx_strcmp(res->sqlstate, "KX002") == 0)
     {
         /* the account changed since it was read: decide under the lock */
-        op->locked = 1;
-        op->status = NGX_HTTP_OK;
-        op->code = NULL;
-        op->message[0] = '\0';
-        op->existing = 0;
-
-        if (kx_trading_op_run(op) != NGX_OK) {
-            kx_trading_op_fail(op, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL,
-                               "out of memory");
-            kx_trading_op_finish(op);
-        }
-
+        kx_trading_op_again(op, 1);
         return;
     }
 
