@@ -15,17 +15,7 @@
 
 #include "kx_tap.h"
 #include "kx_test_dec.h"
-
-
-static int  uuid_n;
-
-
-static void
-fake_uuid(char out[KX_TXN_UUID_LEN + 1])
-{
-    snprintf(out, KX_TXN_UUID_LEN + 1,
-             "00000000-0000-4000-8000-%012d", ++uuid_n);
-}
+#include "kx_test_txn.h"
 
 
 static void
@@ -35,22 +25,6 @@ acct_init(kx_txn_acct_t *a, const char *cash)
     a->now = INT64_C(1764000000000000);
     strcpy(a->user_id, "11111111-1111-4111-8111-111111111111");
     a->cash = dec(cash);
-}
-
-
-static void
-order_init(kx_order_t *o, kx_side_e side, kx_order_type_e type,
-    const char *qty, const char *limit)
-{
-    kx_order_init(o);
-    strcpy(o->symbol, "AAPL");
-    o->side = side;
-    o->type = type;
-    o->tif = KX_TIF_GTC;
-    o->quantity = dec(qty);
-    if (limit) {
-        o->limit_price = dec(limit);
-    }
 }
 
 
