@@ -41,8 +41,8 @@
 #define KX_RL_LOCAL       0
 #define KX_RL_REDIS       1
 
-/* checks per script call: at most 3 + 4 * n arguments, under kx_redis' 1024 */
-#define KX_RL_BATCH_MAX   240
+/* checks per script call: at most 3 + 5 * n arguments, under kx_redis' 1024 */
+#define KX_RL_BATCH_MAX   200
 
 
 typedef struct {
@@ -95,6 +95,8 @@ typedef struct {
     ngx_http_kx_rl_policy_t    *policy;
     ngx_http_kx_rl_batch_t     *batch;      /* sent: waiting for its answer */
     ngx_uint_t                  slot;       /* in batch->checks */
+    ngx_uint_t                  entry;      /* its key's in the script */
+    ngx_uint_t                  nth;        /* of that key's, from 0 */
     ngx_str_t                   key;        /* in the request's pool */
     ngx_uint_t                  queued;
     ngx_uint_t                  done;
@@ -108,6 +110,7 @@ struct ngx_http_kx_rl_batch_s {
     kx_redis_t                 *rd;
     kx_redis_cmd_t             *cmd;
     ngx_uint_t                  n;
+    ngx_uint_t                  nkeys;      /* distinct: the answers */
     ngx_uint_t                  live;       /* checks whose request waits */
     ngx_http_kx_rl_check_t    **checks;     /* NULL: its request went away */
     ngx_str_t                  *args;       /* EVALSHA, or EVAL on NOSCRIPT */
@@ -228,11 +231,14 @@ ngx_module_t  ngx_http_kx_rate_limit_module = {
 /*
  * kx_gcra_take() for every check of a batch, on Redis' clock so replicas
  * agree on time, in one atomic call.  KEYS: the buckets, grouped by
- * policy, each group in arrival order (a key may come more than once);
- * ARGV: for each group its number of keys, interval and limit (burst *
- * interval, microseconds).  A key is read once and written once, whatever
- * its count.  Returns, for each key, the one number kx_gcra_decide()
- * needs: used = max(TAT, now) + interval - now.
+ * policy, each once; ARGV: for each group its number of keys, interval
+ * and limit (burst * interval, microseconds), then each key's number of
+ * checks, in the batch's arrival order.  Returns, for each key, the one
+ * number kx_gcra_decide() needs, used = max(TAT, now) + interval - now,
+ * as its first check saw it; the module derives the others'
+ * (kx_gcra_used_nth), and the script spends what they took
+ * (kx_gcra_count).  A hot key costs one GET and one SET however many of
+ * its requests a call carries.
  */
 /* EVALSHA with the script's SHA-1 saves sending it with every call */
 static u_char  ngx_http_kx_rl_script_sha[41];
@@ -240,28 +246,28 @@ static u_char  ngx_http_kx_rl_script_sha[41];
 static ngx_str_t  ngx_http_kx_rl_script = ngx_string(
     "local t = redis.call('TIME') "
     "local now = t[1] * 1000000 + t[2] "
-    "local tat, set, out = {}, {}, {} "
-    "local i = 0 "
-    "for g = 1, #ARGV, 3 do "
+    "local out, i, g = {}, 0, 1 "
+    "while g <= #ARGV do "
+    "  local nk = tonumber(ARGV[g]) "
     "  local iv = tonumber(ARGV[g + 1]) "
     "  local limit = tonumber(ARGV[g + 2]) "
-    "  for _ = 1, tonumber(ARGV[g]) do "
+    "  g = g + 3 "
+    "  for _ = 1, nk do "
     "    i = i + 1 "
-    "    local k = KEYS[i] "
-    "    local v = tat[k] or tonumber(redis.call('GET', k)) or 0 "
+    "    local v = tonumber(redis.call('GET', KEYS[i])) or 0 "
     "    if v < now then v = now end "
     "    local used = v + iv - now "
     "    if used <= limit then "
-    "      v = v + iv "
-    "      set[k] = true "
+    "      local n = math.floor((limit - used) / iv) + 1 "
+    "      if used + (n - 1) * iv > limit then n = n - 1 end "
+    "      if n > tonumber(ARGV[g]) then n = tonumber(ARGV[g]) end "
+    "      v = v + n * iv "
+    "      redis.call('SET', KEYS[i], v, 'PX', "
+    "                 math.floor((v - now) / 1000) + 1) "
     "    end "
-    "    tat[k] = v "
     "    out[i] = used "
+    "    g = g + 1 "
     "  end "
-    "end "
-    "for k in pairs(set) do "
-    "  redis.call('SET', k, tat[k], 'PX', "
-    "             math.floor((tat[k] - now) / 1000) + 1) "
     "end "
     "return out");
 
@@ -530,22 +536,26 @@ ngx_http_kx_rl_enqueue(ngx_http_kx_rl_check_t *chk, kx_redis_t *rd)
 
 
 /*
- * The posted event: every queued check goes out, 240 to a script call.
+ * The posted event: every queued check goes out, 200 to a script call.
  * A call's keys are grouped by policy, each policy's in arrival order
  * (a key names its policy, so only the order within one matters), and
- * the script gets each policy's interval and limit once per group.
+ * the script gets each policy's interval and limit once per group.  A key
+ * that several checks share goes once, with their count.
  */
 
 static void
 ngx_http_kx_rl_flush(ngx_event_t *ev)
 {
-    u_char                   *p, *count;
+    u_char                   *p;
     size_t                    keys;
+    uint32_t                  hash[KX_RL_BATCH_MAX];
     ngx_str_t                *args, *key;
-    ngx_uint_t                i, j, n, m, a, start;
+    ngx_uint_t                i, j, k, n, m, e, a, start;
+    ngx_uint_t                count[KX_RL_BATCH_MAX];
     ngx_queue_t              *q;
     ngx_http_kx_rl_batch_t   *b;
     ngx_http_kx_rl_check_t   *chk, *all[KX_RL_BATCH_MAX];
+    ngx_http_kx_rl_check_t   *first[KX_RL_BATCH_MAX];
     ngx_http_kx_rl_policy_t  *pol;
 
     /*
@@ -587,21 +597,18 @@ ngx_http_kx_rl_flush(ngx_event_t *ev)
             continue;
         }
 
-        args = b->args;
-        p = (u_char *) (args + b->nargs);
+        /* the checks by policy, and each policy's distinct keys: entries */
 
         m = 0;
-        a = 3 + n;
+        e = 0;
 
         for (i = 0; i < n; i++) {
             if (all[i] == NULL) {
                 continue;
             }
 
-            /* a group: this policy's checks from here on */
-
             pol = all[i]->policy;
-            start = m;
+            start = e;
 
             for (j = i; j < n; j++) {
                 chk = all[j];
@@ -612,32 +619,79 @@ ngx_http_kx_rl_flush(ngx_event_t *ev)
 
                 all[j] = NULL;
 
-                /* copied: a NOSCRIPT retry may outlive the request */
-                key = &args[3 + m];
-                key->data = p;
-                p = ngx_sprintf(p, "kx:rl:%V:%V", &pol->name, &chk->key);
-                key->len = p - key->data;
+                hash[e] = ngx_crc32_short(chk->key.data, chk->key.len);
+
+                for (k = start; k < e; k++) {
+                    if (hash[k] == hash[e]
+                        && first[k]->key.len == chk->key.len
+                        && ngx_memcmp(first[k]->key.data, chk->key.data,
+                                      chk->key.len) == 0)
+                    {
+                        break;
+                    }
+                }
+
+                if (k == e) {
+                    first[e] = chk;
+                    count[e++] = 0;
+                }
+
+                chk->entry = k;
+                chk->nth = count[k]++;
 
                 b->checks[m] = chk;
                 chk->batch = b;
                 chk->slot = m++;
             }
+        }
 
-            count = p;
-            p = ngx_sprintf(p, "%ui", m - start);
+        /* KEYS, copied: a NOSCRIPT retry may outlive the requests */
 
-            args[a].data = count;
-            args[a++].len = p - count;
+        args = b->args;
+        p = (u_char *) (args + b->nargs);
+
+        for (k = 0; k < e; k++) {
+            key = &args[3 + k];
+            key->data = p;
+            p = ngx_sprintf(p, "kx:rl:%V:%V", &first[k]->policy->name,
+                            &first[k]->key);
+            key->len = p - key->data;
+        }
+
+        /* ARGV: per policy, its entries' number, interval, limit, counts */
+
+        a = 3 + e;
+
+        for (k = 0; k < e; k = j) {
+            pol = first[k]->policy;
+
+            for (j = k; j < e && first[j]->policy == pol; j++) {
+                /* void */
+            }
+
+            args[a].data = p;
+            p = ngx_sprintf(p, "%ui", j - k);
+            args[a].len = p - args[a].data;
+            a++;
+
             args[a++] = pol->interval;
             args[a++] = pol->limit;
+
+            for (i = k; i < j; i++) {
+                args[a].data = p;
+                p = ngx_sprintf(p, "%ui", count[i]);
+                args[a].len = p - args[a].data;
+                a++;
+            }
         }
 
         b->nargs = a;
+        b->nkeys = e;
         b->rd = ngx_http_kx_rl_queue_rd;
         b->live = n;
 
         args[2].data = p;
-        args[2].len = ngx_sprintf(p, "%ui", n) - p;
+        args[2].len = ngx_sprintf(p, "%ui", e) - p;
 
         b->cmd = kx_redis_command(b->rd, args, b->nargs, 0,
                                   ngx_http_kx_rl_batch_done, b);
@@ -658,13 +712,16 @@ ngx_http_kx_rl_batch(ngx_uint_t n, size_t keys)
     ngx_uint_t               nargs;
     ngx_http_kx_rl_batch_t  *b;
 
-    /* at most: the command, SHA-1, key count, keys, 3 per policy group */
-    nargs = 3 + 4 * n;
+    /*
+     * at most: the command, SHA-1, key count, keys, 3 per policy group,
+     * a count per key
+     */
+    nargs = 3 + 5 * n;
 
     size = sizeof(ngx_http_kx_rl_batch_t)
            + n * sizeof(ngx_http_kx_rl_check_t *)
            + nargs * sizeof(ngx_str_t)
-           + keys + (1 + n) * NGX_INT_T_LEN;
+           + keys + (1 + 2 * n) * NGX_INT_T_LEN;
 
     b = ngx_alloc(size, ngx_cycle->log);
     if (b == NULL) {
@@ -717,7 +774,7 @@ ngx_http_kx_rl_batch_done(kx_redis_status_e status, redisReply *reply,
     ngx_http_kx_rl_answered();
 
     ok = (status == KX_REDIS_OK && reply->type == REDIS_REPLY_ARRAY
-          && reply->elements == b->n);
+          && reply->elements == b->nkeys);
 
     if (!ok && status == KX_REDIS_ERROR && reply) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
@@ -734,10 +791,13 @@ ngx_http_kx_rl_batch_done(kx_redis_status_e status, redisReply *reply,
             continue;
         }
 
-        e = ok ? reply->element[i] : NULL;
+        e = ok ? reply->element[chk->entry] : NULL;
 
         if (e && e->type == REDIS_REPLY_INTEGER) {
-            kx_gcra_decide(&chk->policy->gcra, e->integer, &chk->res);
+            kx_gcra_decide(&chk->policy->gcra,
+                           kx_gcra_used_nth(&chk->policy->gcra, e->integer,
+                                            chk->nth),
+                           &chk->res);
 
         } else {
             chk->failed = 1;

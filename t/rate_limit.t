@@ -14,6 +14,7 @@ use MIME::Base64 qw(encode_base64url);
 use POSIX ();
 use IO::Socket::INET;
 use IO::Select;
+use List::Util ();
 
 use lib 't/lib';
 use Kx::Test;
@@ -171,9 +172,15 @@ sub evalsha_calls {
     return $c // 0;
 }
 
+# the slow log keeps every command's arguments: the calls' key counts
+$redis->command('CONFIG', 'SET', 'slowlog-log-slower-than', '0');
+$redis->command('SLOWLOG', 'RESET');
 my $calls = evalsha_calls();
 my @once = at_once($g2, map { ['/shared', $_ % 2 ? 'ivan' : 'judy'] } 1 .. 16);
 my $used = evalsha_calls() - $calls;
+my @numkeys = map { $_->[3][2] } grep { $_->[3][0] =~ /^EVAL/i }
+              @{ $redis->command('SLOWLOG', 'GET', '-1') };
+$redis->command('CONFIG', 'SET', 'slowlog-log-slower-than', '10000');
 for my $u (['ivan', 1], ['judy', 0]) {
     my @mine = grep { $_ % 2 == $u->[1] } 0 .. 15;
     my @pass = grep { $once[$_]{status} == 204 } @mine;
@@ -184,6 +191,9 @@ for my $u (['ivan', 1], ['judy', 0]) {
 }
 cmp_ok $used, '>=', 1, 'the checks went to Redis';
 cmp_ok $used, '<=', 2, "16 checks in one turn: $used script call(s), not 16";
+is scalar(@numkeys), $used, 'the slow log saw those calls';
+cmp_ok List::Util::sum(@numkeys), '<=', 2 * $used,
+    "each sends a user's key once, with its count (keys: @numkeys)";
 is get($g1, '/shared', 'ivan')->{status}, 429,
     'the other gateway sees the same, spent budget';
 

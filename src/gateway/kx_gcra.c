@@ -60,3 +60,28 @@ kx_gcra_decide(const kx_gcra_t *g, int64_t used, kx_gcra_result_t *res)
     res->retry_after = used - limit;
     res->reset = used - g->interval;
 }
+
+
+uint64_t
+kx_gcra_count(const kx_gcra_t *g, int64_t used, uint64_t n)
+{
+    int64_t   limit;
+    uint64_t  fit;
+
+    limit = g->burst * g->interval;
+
+    if (used > limit) {
+        return 0;
+    }
+
+    fit = (uint64_t) ((limit - used) / g->interval) + 1;
+
+    return fit < n ? fit : n;
+}
+
+
+int64_t
+kx_gcra_used_nth(const kx_gcra_t *g, int64_t used, uint64_t nth)
+{
+    return used + (int64_t) kx_gcra_count(g, used, nth) * g->interval;
+}

@@ -48,5 +48,14 @@ void kx_gcra_take(const kx_gcra_t *g, int64_t tat, int64_t now,
  */
 void kx_gcra_decide(const kx_gcra_t *g, int64_t used, kx_gcra_result_t *res);
 
+/*
+ * Several requests of one key taken back to back, the first seeing used:
+ * the used that the nth (from 0) sees.  Each allowed one before it spent
+ * an interval, a refused one nothing (and after one refusal all are).
+ * kx_gcra_count() of n such requests is how many pass.
+ */
+int64_t kx_gcra_used_nth(const kx_gcra_t *g, int64_t used, uint64_t nth);
+uint64_t kx_gcra_count(const kx_gcra_t *g, int64_t used, uint64_t n);
+
 
 #endif /* _KX_GCRA_H_INCLUDED_ */

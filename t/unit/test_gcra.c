@@ -15,7 +15,8 @@ int
 main(void)
 {
     int               i, passed;
-    int64_t           tat, now;
+    int64_t           tat, now, t;
+    uint64_t          n, j, ok;
     int64_t           used;
     kx_gcra_t         g;
     kx_gcra_result_t  r, d;
@@ -125,6 +126,55 @@ main(void)
     kx_gcra_decide(&g, 5 * g.interval + 1, &d);
     kx_tap_ok(!d.allowed && d.retry_after == 1
               && d.reset == 4 * g.interval + 1, "1 us over: refused");
+
+    /*
+     * n requests of one key at once, as the Redis script takes them from
+     * one used and a count: each sees what it would have seen taken one
+     * after another, and the bucket ends where take() leaves it
+     */
+    passed = 0;
+
+    for (tat = now - SEC; tat <= now + SEC; tat += 23456) {
+        for (n = 0; n <= 9; n++) {
+            used = (tat > now ? tat : now) + g.interval - now;
+            t = tat;
+            ok = 1;
+
+            for (j = 0; j < n; j++) {
+                kx_gcra_take(&g, t, now, &r);
+                kx_gcra_decide(&g, kx_gcra_used_nth(&g, used, j), &d);
+
+                if (r.allowed != d.allowed || r.remaining != d.remaining
+                    || r.retry_after != d.retry_after || r.reset != d.reset)
+                {
+                    ok = 0;
+                }
+
+                if (r.allowed) {
+                    t = r.tat;
+                }
+            }
+
+            if ((t > now ? t : now)
+                != (tat > now ? tat : now)
+                   + (int64_t) kx_gcra_count(&g, used, n) * g.interval)
+            {
+                ok = 0;
+            }
+
+            passed += ok;
+        }
+    }
+
+    kx_tap_ok(passed == 10 * ((2 * SEC) / 23456 + 1),
+              "n at once == n one after another, on all %d points", passed);
+
+    kx_tap_ok(kx_gcra_count(&g, g.interval, 100) == 5,
+              "a full bucket passes burst (5) of 100");
+    kx_tap_ok(kx_gcra_count(&g, 5 * g.interval + 1, 3) == 0
+              && kx_gcra_used_nth(&g, 5 * g.interval + 1, 2)
+                 == 5 * g.interval + 1,
+              "an empty one none, and nobody spends");
 
     return kx_tap_done();
 }
