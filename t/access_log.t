@@ -164,7 +164,12 @@ Kx::Test::http(GET => "http://127.0.0.1:$port2/b2");
 rename $buffered, "$buffered.1" or die;
 kill 'USR1', $ng->pid;
 ok wait_until(sub { -e $buffered }, timeout => 5), 'USR1: the file reopened';
-like Kx::Test::_slurp("$buffered.1") . Kx::Test::_slurp($buffered), qr{"uri":"/b2"}, 'the buffered line written at reopen, not lost';
+# the master creates the new file before the worker, told to reopen, flushes
+# its buffer into the old one: wait for the line, not just for the file
+ok wait_until(sub {
+    (Kx::Test::_slurp("$buffered.1") . Kx::Test::_slurp($buffered))
+        =~ m{"uri":"/b2"}
+}, timeout => 5), 'the buffered line written at reopen, not lost';
 
 Kx::Test::http(GET => "http://127.0.0.1:$port2/b3") for 1 .. 3;
 $ng->stop;
