@@ -22,6 +22,8 @@
     ((a)[(i) >> 3] &= (unsigned char) ~(1u << ((i) & 7)))
 
 
+static size_t kx_json_plain_end(const unsigned char *p, size_t i,
+    size_t len);
 static size_t kx_json_escape_to(char *dst, const char *s, size_t len);
 static int kx_jw_reserve(kx_jw_t *w, size_t n);
 static void kx_jw_append(kx_jw_t *w, const char *s, size_t n);
@@ -351,6 +353,36 @@ kx_json_escape(char *dst, size_t size, const char *s, size_t len)
 
 
 /*
+ * Bytes a JSON string carries as they are: printable ASCII but '"' and
+ * '\\' (one bit each, as ngx_escape_uri's tables).
+ */
+
+static const uint32_t  kx_json_plain[] = {
+    0x00000000,     /* 0x00-0x1f: control characters */
+    0xfffffffb,     /* 0x20-0x3f: all but '"' (0x22) */
+    0xefffffff,     /* 0x40-0x5f: all but '\\' (0x5c) */
+    0xffffffff,     /* 0x60-0x7f */
+    0x00000000,     /* 0x80-0xff: UTF-8, checked one sequence at a time */
+    0x00000000,
+    0x00000000,
+    0x00000000
+};
+
+
+/* where the run of plain bytes that starts at i ends */
+
+static size_t
+kx_json_plain_end(const unsigned char *p, size_t i, size_t len)
+{
+    while (i < len && (kx_json_plain[p[i] >> 5] & (1u << (p[i] & 0x1f)))) {
+        i++;
+    }
+
+    return i;
+}
+
+
+/*
  * One routine both measures (dst == NULL) and writes, so the length
  * reserved can never disagree with the bytes written.
  */
@@ -374,13 +406,7 @@ kx_json_escape_to(char *dst, const char *s, size_t len)
 
     while (i < len) {
 
-        for (run = i; run < len; run++) {
-            c = p[run];
-
-            if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') {
-                break;
-            }
-        }
+        run = kx_json_plain_end(p, i, len);
 
         if (run > i) {
             if (dst) {
@@ -585,6 +611,19 @@ static void
 kx_jw_quoted(kx_jw_t *w, const char *s, size_t len)
 {
     size_t  n;
+
+    /* most strings need no escaping: one scan and one copy */
+
+    if (kx_json_plain_end((const unsigned char *) s, 0, len) == len) {
+        if (kx_jw_reserve(w, len + 2)) {
+            w->buf[w->len++] = '"';
+            memcpy(w->buf + w->len, s, len);
+            w->len += len;
+            w->buf[w->len++] = '"';
+        }
+
+        return;
+    }
 
     n = kx_json_escape_to(NULL, s, len);
 

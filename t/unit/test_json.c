@@ -779,8 +779,8 @@ test_writer(void)
 static void
 test_writer_all_bytes(void)
 {
-    int                    i;
-    char                   in[512];
+    int                    i, bad, plain;
+    char                   c, in[512];
     size_t                 len, slen;
     kx_jw_t                w;
     const char            *out, *s;
@@ -811,6 +811,28 @@ test_writer_all_bytes(void)
     is_mem(s, slen, S("plain"), "the next string is intact");
 
     kx_json_free(doc);
+
+    /* each ASCII byte alone: as it is exactly when JSON allows it raw */
+    bad = 0;
+
+    for (i = 0; i < 128; i++) {
+        c = (char) i;
+        plain = (i >= 0x20 && c != '"' && c != '\\');
+
+        kx_jw_reset(&w);
+        kx_jw_strn(&w, &c, 1);
+
+        if (kx_jw_finish(&w, &out, &len) != KX_JW_OK
+            || (plain ? len != 3 || out[1] != c
+                      : len < 4 || out[1] != '\\'))
+        {
+            bad++;
+        }
+    }
+
+    ok(bad == 0, "each ASCII byte escaped exactly when it must be (%d not)",
+       bad);
+
     kx_jw_free(&w);
 }
 
