@@ -86,19 +86,38 @@ kx_trading_now(void)
 }
 
 
+/*
+ * Random (v4) ids.  An order takes several (order, events, trade), so the
+ * random bytes come 16 ids to a getrandom() call (256 bytes: never cut
+ * short by a signal).  Each byte is used once, and only by the process
+ * that read it: a new worker, forked with a copy of the buffer, reads
+ * afresh.
+ */
+
 void
 kx_trading_uuid(char out[KX_TXN_UUID_LEN + 1])
 {
-    u_char         b[16];
-    ngx_uint_t     i, n;
-    static u_char  hex[] = "0123456789abcdef";
+    u_char            *b;
+    ngx_uint_t         i, n;
+    static size_t      next;
+    static u_char      pool[256];
+    static ngx_pid_t   owner;
+    static u_char      hex[] = "0123456789abcdef";
 
-    if (getrandom(b, sizeof(b), 0) != (ssize_t) sizeof(b)) {
-        /* never on Linux >= 3.17 for 16 bytes; still a unique id */
-        for (i = 0; i < 16; i++) {
-            b[i] = (u_char) (ngx_random() >> 7);
+    if (owner != ngx_pid || next + 16 > sizeof(pool)) {
+        owner = ngx_pid;
+        next = 0;
+
+        if (getrandom(pool, sizeof(pool), 0) != (ssize_t) sizeof(pool)) {
+            /* never on Linux >= 3.17; still unique ids */
+            for (i = 0; i < sizeof(pool); i++) {
+                pool[i] = (u_char) (ngx_random() >> 7);
+            }
         }
     }
+
+    b = pool + next;
+    next += 16;
 
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
