@@ -474,17 +474,17 @@ is $pg->value("SELECT cash_balance >= 0 AND reserved_cash = 0"
 # one client_order_id sent 20 times at once: one order, every answer is it
 # (the losers of the race are decided again under the lock, which must
 # look the order up by its client_order_id)
-my $u6 = new_user();
-@st = post_concurrent($u6, [ map { { symbol => 'AAPL', side => 'buy',
-                                     type => 'market', quantity => '1',
-                                     client_order_id => 'race-1' } }
-                             1 .. 20 ]);
+my $u_race = new_user();
+@st = post_concurrent($u_race, [ map { { symbol => 'AAPL', side => 'buy',
+                                         type => 'market', quantity => '1',
+                                         client_order_id => 'race-1' } }
+                                 1 .. 20 ]);
 is scalar(grep { $_ == 201 } @st), 1, 'the same client_order_id 20 times '
     . 'at once: one 201' or diag "@st";
 is scalar(grep { $_ == 200 } @st), 19, '... and 19 answers 200 (the original)'
     or diag "@st";
-is $pg->value("SELECT count(*) FROM trading.orders WHERE user_id = '$u6'"),
-    1, '... one order stored';
+is $pg->value("SELECT count(*) FROM trading.orders"
+              . " WHERE user_id = '$u_race'"), 1, '... one order stored';
 
 # --- pagination ----------------------------------------------------------------
 
