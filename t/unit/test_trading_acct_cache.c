@@ -138,6 +138,21 @@ acct_init(kx_txn_acct_t *a, const char *cash)
 }
 
 
+/* the account read back with its resting sell of 4 at 30 (order ...99) */
+static void
+acct_resting_sell(kx_txn_acct_t *a, const char *cash, const char *open_sell,
+    kx_order_status_e status)
+{
+    acct_init(a, cash);
+    a->open_orders = 3;
+    a->open_sell_qty = dec(open_sell);
+    a->has_order = 1;
+    order_init(&a->order, KX_SIDE_SELL, KX_ORDER_LIMIT, "4", "30");
+    strcpy(a->order.id, "00000000-0000-4000-8000-000000000099");
+    a->order.status = status;
+}
+
+
 static void
 test_after(void)
 {
@@ -184,13 +199,7 @@ test_after(void)
     kx_txn_free(&t);
 
     /* that sell, read back, partly filled */
-    acct_init(&a, "1000");
-    a.open_orders = 3;
-    a.open_sell_qty = dec("7");
-    a.has_order = 1;
-    order_init(&a.order, KX_SIDE_SELL, KX_ORDER_LIMIT, "4", "30");
-    strcpy(a.order.id, "00000000-0000-4000-8000-000000000099");
-    a.order.status = KX_ORDER_ACCEPTED;
+    acct_resting_sell(&a, "1000", "7", KX_ORDER_ACCEPTED);
     before = a;
     kx_txn_init(&t, &a, fake_uuid);
     ok(kx_txn_load(&t) == KX_ORDER_OK, "load");
@@ -205,13 +214,7 @@ test_after(void)
     kx_txn_free(&t);
 
     /* the rest canceled */
-    acct_init(&a, "1030");
-    a.open_orders = 3;
-    a.open_sell_qty = dec("6");
-    a.has_order = 1;
-    order_init(&a.order, KX_SIDE_SELL, KX_ORDER_LIMIT, "4", "30");
-    strcpy(a.order.id, "00000000-0000-4000-8000-000000000099");
-    a.order.status = KX_ORDER_PARTIALLY_FILLED;
+    acct_resting_sell(&a, "1030", "6", KX_ORDER_PARTIALLY_FILLED);
     a.order.filled_qty = dec("1");
     a.pos.qty = dec("9");
     before = a;
