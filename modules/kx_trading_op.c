@@ -909,6 +909,13 @@ kx_trading_op_compute(kx_trading_op_t *op)
                                       "order not found");
         }
 
+        /*
+         * the answer of the request this finishes: a placed order is 201,
+         * also when this write is decided again (kx_trading_op_again)
+         */
+        op->status = (op->origin == KX_TRADING_OP_PLACE) ? NGX_HTTP_CREATED
+                                                         : NGX_HTTP_OK;
+
         return kx_trading_op_apply_result(op);
 
     case KX_TRADING_OP_MATCH:

@@ -307,6 +307,37 @@ is scalar @{ $fa->requests(GET => qr{^/v2/orders:by_client_order_id$}) }, 1,
 $o = wait_order($lost, sub { ($_[0]{status} // '') eq 'filled' });
 is $o->{status}, 'filled', 'and it fills as usual';
 
+# --- Alpaca's answer written on a second try: still 201 --------------------
+# A one-shot trigger fails the first write of the answer (the update that
+# gives the order its broker id) with KX002, as when the account changed
+# meanwhile (a fill of another order, with two connections): the write is
+# decided again, and the request that placed the order still gets 201.
+
+$pg->psql(<<'SQL');
+CREATE SEQUENCE public.kx_test_once;
+CREATE FUNCTION public.kx_test_kx002() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF nextval('public.kx_test_once') = 1 THEN
+        RAISE EXCEPTION 'the account changed (test)' USING ERRCODE = 'KX002';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER kx_test_kx002 BEFORE UPDATE ON trading.orders FOR EACH ROW
+    WHEN (OLD.broker_order_id IS NULL AND NEW.broker_order_id IS NOT NULL)
+    EXECUTE FUNCTION public.kx_test_kx002();
+SQL
+$r = req(POST => '/v1/orders', { symbol => 'AAPL', side => 'buy',
+                                 type => 'market', quantity => '1' });
+cmp_ok db("SELECT last_value FROM public.kx_test_once"), '>=', 2,
+    "the answer's first write failed, and it was written again";
+is $r->{status}, 201, '... the order placed: 201, not 200';
+is db("SELECT broker_order_id IS NOT NULL FROM trading.orders "
+      . "WHERE id = '$r->{json}{id}'"), 't', '... with its broker id';
+$pg->psql('DROP TRIGGER kx_test_kx002 ON trading.orders; '
+          . 'DROP FUNCTION public.kx_test_kx002(); '
+          . 'DROP SEQUENCE public.kx_test_once;');
+
 # --- 429: rate limited, retried after Retry-After ------------------------
 
 $fa->reset_requests;
