@@ -93,6 +93,9 @@ typedef struct {
     u_char                     *probe_sql;
     u_char                     *fetch_sql;
     u_char                     *mark_sql;
+    u_char                     *probe_name;    /* prepared statements */
+    u_char                     *fetch_name;
+    u_char                     *mark_name;
 } ngx_http_kx_outbox_table_t;
 
 
@@ -368,6 +371,7 @@ ngx_http_kx_outbox_round(ngx_event_t *ev)
     } else {
         ngx_memzero(&st, sizeof(kx_pg_stmt_t));
         st.sql = (const char *) relay->table->probe_sql;
+        st.name = (const char *) relay->table->probe_name;
 
         relay->req = kx_pg_query(relay->pg, &st, ngx_http_kx_outbox_probed,
                                  relay);
@@ -424,12 +428,20 @@ ngx_http_kx_outbox_begun(kx_pg_result_t *res, void *data)
      * One relay per table across instances.  A statement of its own: the
      * fetch that follows takes a new snapshot, which sees the marks of a
      * relay that held the lock until a moment ago.
+     *
+     * The round commits without waiting for its WAL to reach the disk: a
+     * crash can lose only the marks, and the rows they marked are then
+     * relayed again and answered by their "seen" keys (at-least-once, as
+     * for a crash before the COMMIT).  The events themselves were made
+     * durable by the writer's own commit.
      */
     values[0] = (const char *) relay->table->name.data;
 
     ngx_memzero(&st, sizeof(kx_pg_stmt_t));
     st.sql = "SELECT pg_try_advisory_xact_lock(" KX_OUTBOX_LOCK_CLASS
-             ", hashtext($1))";
+             ", hashtext($1)), "
+             "set_config('synchronous_commit', 'off', true)";
+    st.name = "kx_outbox_lock";
     st.nparams = 1;
     st.values = values;
 
@@ -470,6 +482,7 @@ ngx_http_kx_outbox_locked(kx_pg_result_t *res, void *data)
 
     ngx_memzero(&st, sizeof(kx_pg_stmt_t));
     st.sql = (const char *) relay->table->fetch_sql;
+    st.name = (const char *) relay->table->fetch_name;
     st.nparams = 1;
     st.values = values;
 
@@ -992,6 +1005,7 @@ ngx_http_kx_outbox_mark(ngx_http_kx_outbox_relay_t *relay)
 
     ngx_memzero(&st, sizeof(kx_pg_stmt_t));
     st.sql = (const char *) relay->table->mark_sql;
+    st.name = (const char *) relay->table->mark_name;
     st.nparams = 3;
     st.values = values;
 
@@ -1181,6 +1195,21 @@ ngx_http_kx_outbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     t->name = value[1];
     t->source.data = value[1].data;
     t->source.len = schema_len;
+
+    t->probe_name = ngx_pnalloc(cf->pool, 32 + value[1].len);
+    t->fetch_name = ngx_pnalloc(cf->pool, 32 + value[1].len);
+    t->mark_name = ngx_pnalloc(cf->pool, 32 + value[1].len);
+
+    if (t->probe_name == NULL || t->fetch_name == NULL
+        || t->mark_name == NULL)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    /* one set per table: a relay connection may serve any table */
+    ngx_sprintf(t->probe_name, "kx_outbox_probe %V%Z", &value[1]);
+    ngx_sprintf(t->fetch_name, "kx_outbox_fetch %V%Z", &value[1]);
+    ngx_sprintf(t->mark_name, "kx_outbox_mark %V%Z", &value[1]);
 
     t->m_published = ngx_pnalloc(cf->pool, 64 + value[1].len);
     t->m_duplicates = ngx_pnalloc(cf->pool, 64 + value[1].len);
