@@ -480,6 +480,9 @@ ok !(grep { $fa->order_by_client_id($_) } @unsent),
                                   type => 'market', quantity => '1' });
     ok $br->{status} < 500 || $br->{status} == 502,
        "wrong keys: answered ($br->{status})";
+    # seen twice in 55 runs: a 500 with the order left new; say why next time
+    diag "answer: $br->{body}\nerror log:\n" . $bad->error_log
+        unless $br->{status} < 500 || $br->{status} == 502;
     my $bid = $br->{json}{id};
     ok !$fa->order_by_client_id($bid // 'none'),
        'Alpaca refused it (401): nothing placed';

@@ -202,6 +202,7 @@ void kx_jw_dec_str(kx_jw_t *w, kx_dec_t d, unsigned places);
 void kx_jw_bool(kx_jw_t *w, int b);
 void kx_jw_null(kx_jw_t *w);
 void kx_jw_node(kx_jw_t *w, const kx_json_node_t *node);
+void kx_jw_splice(kx_jw_t *w, kx_jw_t *part);  /* part: finished */
 
 /*
  * The body of a JSON string for any bytes, without the quotes; like

@@ -204,6 +204,35 @@ kx_jw_num_raw(kx_jw_t *w, const char *s, size_t len)
 }
 
 
+/*
+ * The whole text of another writer's finished value, as one value here:
+ * a part built apart (a transaction's events) joins the document without
+ * being parsed and written again.  The other writer's error, or a value
+ * not yet finished, sticks here.
+ */
+void
+kx_jw_splice(kx_jw_t *w, kx_jw_t *part)
+{
+    size_t       len;
+    const char  *s;
+    int          rc;
+
+    if (w->err) {
+        return;
+    }
+
+    rc = kx_jw_finish(part, &s, &len);
+    if (rc != KX_JW_OK) {
+        w->err = rc;
+        return;
+    }
+
+    if (kx_jw_value(w)) {
+        kx_jw_append(w, s, len);
+    }
+}
+
+
 void
 kx_jw_dec(kx_jw_t *w, kx_dec_t d, unsigned places)
 {

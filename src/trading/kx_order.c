@@ -839,7 +839,15 @@ void
 kx_order_jw(kx_jw_t *w, const kx_order_t *o)
 {
     kx_jw_obj_begin(w);
+    kx_order_jw_fields(w, o);
+    kx_jw_obj_end(w);
+}
 
+
+/* the members of the order object, into an object the caller opened */
+void
+kx_order_jw_fields(kx_jw_t *w, const kx_order_t *o)
+{
     kx_jw_key(w, "id");
     kx_order_jw_id(w, o->id);
     kx_jw_key(w, "client_order_id");
@@ -893,8 +901,6 @@ kx_order_jw(kx_jw_t *w, const kx_order_t *o)
     kx_order_jw_time(w, o->triggered_at);
     kx_jw_key(w, "reject_reason");
     kx_jw_str(w, o->reject_reason[0] ? o->reject_reason : NULL);
-
-    kx_jw_obj_end(w);
 }
 
 

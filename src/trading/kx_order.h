@@ -227,6 +227,7 @@ int kx_order_remaining_notional(const kx_order_t *o, kx_dec_t *out);
  * RFC 3339 UTC with microseconds, unset ones null.
  */
 void kx_order_jw(kx_jw_t *w, const kx_order_t *o);
+void kx_order_jw_fields(kx_jw_t *w, const kx_order_t *o);
 
 /*
  * RFC 3339 UTC, "2024-01-02T15:04:05.123456Z" (28 bytes and a NUL);

@@ -433,46 +433,8 @@ kx_txn_outbox(kx_txn_t *t, const char *type, const kx_dec_t *fill_qty,
 
     } else {
         /* the order object, and the fill in it */
-        kx_jw_t      o;
-        const char  *s;
-        size_t       len;
-
-        kx_jw_init(&o);
-        kx_order_jw(&o, &t->order);
-
-        if (kx_jw_finish(&o, &s, &len) != KX_JW_OK || len < 2) {
-            kx_jw_free(&o);
-            t->failed = 1;
-            kx_jw_null(w);
-            kx_jw_obj_end(w);
-            return;
-        }
-
-        /* the writer has no raw-object call: reopen the object's text */
         kx_jw_obj_begin(w);
-        {
-            kx_json_doc_t         *doc;
-            const kx_json_node_t  *root, *v;
-            const char            *key;
-            size_t                 i, klen;
-
-            if (kx_json_parse(s, len, NULL, &doc, NULL) != KX_JSON_PE_OK) {
-                t->failed = 1;
-
-            } else {
-                root = kx_json_root(doc);
-
-                for (i = 0; i < kx_json_obj_len(root); i++) {
-                    v = kx_json_obj_at(root, i, &key, &klen);
-                    kx_jw_keyn(w, key, klen);
-                    kx_jw_node(w, v);
-                }
-
-                kx_json_free(doc);
-            }
-        }
-
-        kx_jw_free(&o);
+        kx_order_jw_fields(w, &t->order);
 
         kx_jw_key(w, "fill");
         kx_jw_obj_begin(w);
@@ -597,32 +559,10 @@ kx_txn_order_row(kx_txn_t *t, kx_jw_t *w)
 static int
 kx_txn_splice(kx_jw_t *w, kx_jw_t *arr)
 {
-    int                    ok;
-    size_t                 len, i;
-    const char            *s;
-    kx_json_doc_t         *doc;
-    const kx_json_node_t  *root;
-
     kx_jw_arr_end(arr);
+    kx_jw_splice(w, arr);
 
-    if (kx_jw_finish(arr, &s, &len) != KX_JW_OK
-        || kx_json_parse(s, len, NULL, &doc, NULL) != KX_JSON_PE_OK)
-    {
-        return 0;
-    }
-
-    root = kx_json_root(doc);
-    ok = (kx_json_type(root) == KX_JSON_ARRAY);
-
-    kx_jw_arr_begin(w);
-    for (i = 0; ok && i < kx_json_arr_len(root); i++) {
-        kx_jw_node(w, kx_json_arr_at(root, i));
-    }
-    kx_jw_arr_end(w);
-
-    kx_json_free(doc);
-
-    return ok;
+    return w->err == KX_JW_OK;
 }
 
 

@@ -872,6 +872,74 @@ test_writer_node(void)
 }
 
 
+static void
+test_writer_splice(void)
+{
+    size_t       len;
+    kx_jw_t      w, part;
+    const char  *out;
+
+    kx_jw_init(&w);
+    kx_jw_init(&part);
+
+    /* a part built apart, as a member and as array items */
+    kx_jw_arr_begin(&part);
+    kx_jw_str(&part, "a\"b");
+    kx_jw_obj_begin(&part);
+    kx_jw_key(&part, "k");
+    kx_jw_int(&part, 7);
+    kx_jw_obj_end(&part);
+    kx_jw_arr_end(&part);
+
+    kx_jw_obj_begin(&w);
+    kx_jw_key(&w, "x");
+    kx_jw_int(&w, 1);
+    kx_jw_key(&w, "events");
+    kx_jw_splice(&w, &part);
+    kx_jw_key(&w, "y");
+    kx_jw_arr_begin(&w);
+    kx_jw_splice(&w, &part);
+    kx_jw_splice(&w, &part);
+    kx_jw_arr_end(&w);
+    kx_jw_obj_end(&w);
+    write_is(&w, S("{\"x\":1,\"events\":[\"a\\\"b\",{\"k\":7}],"
+                   "\"y\":[[\"a\\\"b\",{\"k\":7}],"
+                   "[\"a\\\"b\",{\"k\":7}]]}"),
+             "a finished part joins as one value, commas and all");
+
+    /* a part still open, or in error, makes the whole fail */
+    kx_jw_reset(&part);
+    kx_jw_arr_begin(&part);
+    kx_jw_reset(&w);
+    kx_jw_arr_begin(&w);
+    kx_jw_splice(&w, &part);
+    kx_jw_arr_end(&w);
+    ok(kx_jw_finish(&w, &out, &len) == KX_JW_ESTATE,
+       "an unfinished part is an error");
+
+    kx_jw_reset(&part);
+    kx_jw_num_raw(&part, S("1."));
+    kx_jw_reset(&w);
+    kx_jw_arr_begin(&w);
+    kx_jw_splice(&w, &part);
+    kx_jw_arr_end(&w);
+    ok(kx_jw_finish(&w, &out, &len) == KX_JW_EVALUE,
+       "a part's error sticks");
+
+    /* where no value may go: after a value at the top */
+    kx_jw_reset(&part);
+    kx_jw_int(&part, 1);
+    kx_jw_reset(&w);
+    kx_jw_int(&w, 2);
+    kx_jw_splice(&w, &part);
+    ok(kx_jw_finish(&w, &out, &len) == KX_JW_ESTATE,
+       "a part out of place is an error");
+
+    kx_jw_free(&part);
+    kx_jw_free(&w);
+}
+
+
 int
 main(void)
 {
@@ -886,6 +954,7 @@ main(void)
     test_writer();
     test_writer_all_bytes();
     test_writer_node();
+    test_writer_splice();
 
     return kx_tap_done();
 }
