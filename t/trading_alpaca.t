@@ -480,7 +480,7 @@ ok !(grep { $fa->order_by_client_id($_) } @unsent),
                                   type => 'market', quantity => '1' });
     ok $br->{status} < 500 || $br->{status} == 502,
        "wrong keys: answered ($br->{status})";
-    # seen twice in 55 runs: a 500 with the order left new; say why next time
+    # seen twice in ~120 runs: a 500 with the order left new; say why next time
     diag "answer: $br->{body}\nerror log:\n" . $bad->error_log
         unless $br->{status} < 500 || $br->{status} == 502;
     my $bid = $br->{json}{id};
