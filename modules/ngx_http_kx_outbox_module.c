@@ -184,6 +184,8 @@ static void ngx_http_kx_outbox_end(ngx_http_kx_outbox_relay_t *relay,
     kx_outbox_round_e round);
 static u_char *ngx_http_kx_outbox_dup(ngx_pool_t *pool, const char *s,
     size_t len);
+static u_char *ngx_http_kx_outbox_named(ngx_conf_t *cf, const char *fmt,
+    ngx_str_t *table);
 static void ngx_http_kx_outbox_mark_sql(ngx_http_kx_outbox_table_t *t,
     ngx_flag_t keep);
 static char *ngx_http_kx_outbox(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -1150,6 +1152,23 @@ ngx_http_kx_outbox_dup(ngx_pool_t *pool, const char *s, size_t len)
 }
 
 
+/* fmt (one %V, ending in %Z) for the table's name: the two fit in its size */
+static u_char *
+ngx_http_kx_outbox_named(ngx_conf_t *cf, const char *fmt, ngx_str_t *table)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(cf->pool, ngx_strlen(fmt) + table->len);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_sprintf(p, fmt, table);
+
+    return p;
+}
+
+
 /* kx_outbox schema.table; */
 static char *
 ngx_http_kx_outbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -1196,37 +1215,31 @@ ngx_http_kx_outbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     t->source.data = value[1].data;
     t->source.len = schema_len;
 
-    t->probe_name = ngx_pnalloc(cf->pool, 32 + value[1].len);
-    t->fetch_name = ngx_pnalloc(cf->pool, 32 + value[1].len);
-    t->mark_name = ngx_pnalloc(cf->pool, 32 + value[1].len);
+    /*
+     * prepared statements: one set per table, as a relay connection may
+     * serve any table; and the table's GET /metrics series
+     */
+    t->probe_name = ngx_http_kx_outbox_named(cf, "kx_outbox_probe %V%Z",
+                                             &value[1]);
+    t->fetch_name = ngx_http_kx_outbox_named(cf, "kx_outbox_fetch %V%Z",
+                                             &value[1]);
+    t->mark_name = ngx_http_kx_outbox_named(cf, "kx_outbox_mark %V%Z",
+                                            &value[1]);
+    t->m_published = ngx_http_kx_outbox_named(cf,
+                         "kx_outbox_published_total{table=\"%V\"}%Z",
+                         &value[1]);
+    t->m_duplicates = ngx_http_kx_outbox_named(cf,
+                          "kx_outbox_duplicates_total{table=\"%V\"}%Z",
+                          &value[1]);
+    t->m_failed = ngx_http_kx_outbox_named(cf,
+                      "kx_outbox_failed_total{table=\"%V\"}%Z", &value[1]);
 
     if (t->probe_name == NULL || t->fetch_name == NULL
-        || t->mark_name == NULL)
+        || t->mark_name == NULL || t->m_published == NULL
+        || t->m_duplicates == NULL || t->m_failed == NULL)
     {
         return NGX_CONF_ERROR;
     }
-
-    /* one set per table: a relay connection may serve any table */
-    ngx_sprintf(t->probe_name, "kx_outbox_probe %V%Z", &value[1]);
-    ngx_sprintf(t->fetch_name, "kx_outbox_fetch %V%Z", &value[1]);
-    ngx_sprintf(t->mark_name, "kx_outbox_mark %V%Z", &value[1]);
-
-    t->m_published = ngx_pnalloc(cf->pool, 64 + value[1].len);
-    t->m_duplicates = ngx_pnalloc(cf->pool, 64 + value[1].len);
-    t->m_failed = ngx_pnalloc(cf->pool, 64 + value[1].len);
-
-    if (t->m_published == NULL || t->m_duplicates == NULL
-        || t->m_failed == NULL)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_sprintf(t->m_published, "kx_outbox_published_total{table=\"%V\"}%Z",
-                &value[1]);
-    ngx_sprintf(t->m_duplicates,
-                "kx_outbox_duplicates_total{table=\"%V\"}%Z", &value[1]);
-    ngx_sprintf(t->m_failed, "kx_outbox_failed_total{table=\"%V\"}%Z",
-                &value[1]);
 
     /* the name was checked above: it may go into SQL text */
 

@@ -872,6 +872,23 @@ test_writer_node(void)
 }
 
 
+
+/* part as the one item of an array w: how finishing w ends */
+static int
+splice_in_array(kx_jw_t *w, kx_jw_t *part)
+{
+    size_t       len;
+    const char  *out;
+
+    kx_jw_reset(w);
+    kx_jw_arr_begin(w);
+    kx_jw_splice(w, part);
+    kx_jw_arr_end(w);
+
+    return kx_jw_finish(w, &out, &len);
+}
+
+
 static void
 test_writer_splice(void)
 {
@@ -910,21 +927,12 @@ test_writer_splice(void)
     /* a part still open, or in error, makes the whole fail */
     kx_jw_reset(&part);
     kx_jw_arr_begin(&part);
-    kx_jw_reset(&w);
-    kx_jw_arr_begin(&w);
-    kx_jw_splice(&w, &part);
-    kx_jw_arr_end(&w);
-    ok(kx_jw_finish(&w, &out, &len) == KX_JW_ESTATE,
+    ok(splice_in_array(&w, &part) == KX_JW_ESTATE,
        "an unfinished part is an error");
 
     kx_jw_reset(&part);
     kx_jw_num_raw(&part, S("1."));
-    kx_jw_reset(&w);
-    kx_jw_arr_begin(&w);
-    kx_jw_splice(&w, &part);
-    kx_jw_arr_end(&w);
-    ok(kx_jw_finish(&w, &out, &len) == KX_JW_EVALUE,
-       "a part's error sticks");
+    ok(splice_in_array(&w, &part) == KX_JW_EVALUE, "a part's error sticks");
 
     /* where no value may go: after a value at the top */
     kx_jw_reset(&part);
