@@ -25,3 +25,21 @@ kx_fmt_u64(char *p, uint64_t n)
 
     return p + (tmp + KX_FMT_U64_LEN - t);
 }
+
+
+char *
+kx_fmt_u64_pad(char *p, uint64_t n, size_t width)
+{
+    char    tmp[KX_FMT_U64_LEN];
+    size_t  len;
+
+    len = (size_t) (kx_fmt_u64(tmp, n) - tmp);
+
+    for ( /* void */ ; width > len; width--) {
+        *p++ = '0';
+    }
+
+    memcpy(p, tmp, len);
+
+    return p + len;
+}

@@ -11,6 +11,7 @@
 #define _KX_FMT_H_INCLUDED_
 
 
+#include <stddef.h>
 #include <stdint.h>
 
 
@@ -20,6 +21,9 @@
 
 /* writes n in decimal at p, no NUL; returns the end */
 char *kx_fmt_u64(char *p, uint64_t n);
+
+/* the same, with leading zeros to at least width digits */
+char *kx_fmt_u64_pad(char *p, uint64_t n, size_t width);
 
 
 #endif /* _KX_FMT_H_INCLUDED_ */

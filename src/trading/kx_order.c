@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/kx_fmt.h"
 #include "trading/kx_avg_price.h"
 #include "trading/kx_order.h"
 
@@ -962,6 +963,7 @@ kx_order_jw_id(kx_jw_t *w, const char *id)
 size_t
 kx_order_time_format(int64_t usec, char *buf, size_t size)
 {
+    char    *p;
     int64_t  days, rem, z, era, doe, yoe, y, doy, mp, d, m, secs;
 
     days = usec / KX_ORDER_USEC_PER_DAY;
@@ -993,9 +995,22 @@ kx_order_time_format(int64_t usec, char *buf, size_t size)
 
     secs = rem / 1000000;
 
-    return (size_t) snprintf(buf, size,
-                             "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
-                             (int) y, (int) m, (int) d, (int) (secs / 3600),
-                             (int) (secs / 60 % 60), (int) (secs % 60),
-                             (int) (rem % 1000000));
+    /* by hand: a printf would parse its format for every timestamp */
+    p = kx_fmt_u64_pad(buf, (uint64_t) y, 4);
+    *p++ = '-';
+    p = kx_fmt_u64_pad(p, (uint64_t) m, 2);
+    *p++ = '-';
+    p = kx_fmt_u64_pad(p, (uint64_t) d, 2);
+    *p++ = 'T';
+    p = kx_fmt_u64_pad(p, (uint64_t) (secs / 3600), 2);
+    *p++ = ':';
+    p = kx_fmt_u64_pad(p, (uint64_t) (secs / 60 % 60), 2);
+    *p++ = ':';
+    p = kx_fmt_u64_pad(p, (uint64_t) (secs % 60), 2);
+    *p++ = '.';
+    p = kx_fmt_u64_pad(p, (uint64_t) (rem % 1000000), 6);
+    *p++ = 'Z';
+    *p = '\0';
+
+    return (size_t) (p - buf);
 }

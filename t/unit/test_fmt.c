@@ -30,10 +30,36 @@ u64_is(uint64_t n)
 }
 
 
+static void
+pad_is(uint64_t n, size_t width, const char *want)
+{
+    char   got[KX_FMT_U64_LEN + 8];
+    char  *end;
+
+    memset(got, 'x', sizeof(got));
+    end = kx_fmt_u64_pad(got, n, width);
+
+    ok((size_t) (end - got) == strlen(want)
+       && memcmp(got, want, strlen(want)) == 0
+       && got[strlen(want)] == 'x',
+       "kx_fmt_u64_pad(%" PRIu64 ", %zu): %s", n, width, want);
+}
+
+
 int
 main(void)
 {
     uint64_t  n;
+
+    pad_is(0, 0, "0");
+    pad_is(0, 4, "0000");
+    pad_is(7, 2, "07");
+    pad_is(42, 2, "42");
+    pad_is(123, 2, "123");
+    pad_is(999999, 6, "999999");
+    pad_is(5, 6, "000005");
+    pad_is(UINT64_C(18446744073709551615), 25,
+           "0000018446744073709551615");
 
     u64_is(0);
     u64_is(7);
