@@ -274,4 +274,67 @@ CONF
     $one->stop;
 }
 
+# --- a Unix socket ------------------------------------------------------------
+
+# kx_redis_addr unix:path: a Redis on the same host without the TCP/IP
+# stack per command; commands, pub/sub and reconnecting work as over TCP.
+{
+    my $ur = start_redis(unix => 1);
+    like $ur->addr, qr{^unix:/.+/redis\.sock$}, 'a Redis on a Unix socket';
+
+    my $un = start_nginx(<<'CONF', redis => $ur);
+master_process on;
+worker_processes 1;
+events { worker_connections 64; }
+http {
+    access_log off;
+    kx_redis_addr %%REDIS_ADDR%%;
+    kx_redis_backoff 50ms 500ms;
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location = /redis { kx_iotest_redis; }
+        location = /sub   { kx_iotest_redis_sub; }
+    }
+}
+CONF
+    my $ok = sub {
+        my $r = $un->http(GET => '/redis?key=kx:t:unix&value=' . $_[0]);
+        return $r->{status} == 200 && ($r->{json}{value} // '') eq $_[0];
+    };
+    ok $ok->('over-the-socket'), 'unix: SET/GET round trip';
+    is $ur->command(GET => 'kx:t:unix'), 'over-the-socket',
+        '... stored in that Redis';
+    my $path = $ur->sock;
+    my @clients = grep { /\bcmd=/ } split /\n/, $ur->command(CLIENT => 'LIST');
+    my @unix = grep { /\baddr=\Q$path\E:0\b/ } @clients;
+    ok @unix >= 1, '... nginx is connected through the socket'
+        or diag join "\n", @clients;
+
+    my $state = sub { $un->http(GET => '/sub?channel=kx:t:unixsub')->{json} // {} };
+    ok wait_until(sub { $state->()->{subscribed} }, timeout => 10),
+        'unix: subscribed';
+    $ur->command(PUBLISH => 'kx:t:unixsub', 'over the socket');
+    ok wait_until(sub { ($state->()->{last} // '') eq 'over the socket' },
+                  timeout => 5), '... and the message arrives';
+
+    $ur->restart;
+    ok wait_until(sub { $ok->('again') }, timeout => 10),
+        'unix: Redis restarted, the client reconnects through the socket';
+
+    my $err = eval { start_nginx(<<'CONF'); 1 } ? '' : $@;
+master_process on;
+worker_processes 1;
+events { worker_connections 64; }
+http {
+    kx_redis_addr unix:;
+    server { listen 127.0.0.1:%%PORT%%; location = /redis { kx_iotest_redis; } }
+}
+CONF
+    like $err, qr/no path in the unix domain socket in Redis address "unix:"/,
+        'unix: without a path, the configuration is refused';
+
+    $un->stop;
+    $ur->stop;
+}
+
 done_testing;

@@ -173,9 +173,12 @@ static const char  *kx_redis_status_names[] = {
 char *
 kx_redis_conf_addr(ngx_conf_t *cf, ngx_str_t *addr, kx_redis_conf_t *conf)
 {
-    u_char     *p;
-    size_t      len;
-    ngx_url_t   u;
+    u_char              *p;
+    size_t               len;
+    ngx_url_t            u;
+#if (NGX_HAVE_UNIX_DOMAIN)
+    struct sockaddr_un  *saun;
+#endif
 
     ngx_memzero(&u, sizeof(ngx_url_t));
 
@@ -191,19 +194,36 @@ kx_redis_conf_addr(ngx_conf_t *cf, ngx_str_t *addr, kx_redis_conf_t *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (u.naddrs == 0 || u.addrs[0].sockaddr->sa_family == AF_UNIX) {
+    if (u.naddrs == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "Redis address \"%V\" must be host:port", addr);
+                           "Redis address \"%V\" must be host:port or "
+                           "unix:path", addr);
         return NGX_CONF_ERROR;
     }
 
-    /* the first address; hiredis gets it as text, so it resolves nothing */
+#if (NGX_HAVE_UNIX_DOMAIN)
 
-    len = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen, conf->host,
-                        NGX_SOCKADDR_STRLEN, 0);
-    conf->host[len] = '\0';
+    if (u.addrs[0].sockaddr->sa_family == AF_UNIX) {
+        /* a Redis on this host: no TCP/IP stack per command (port 0) */
+        saun = (struct sockaddr_un *) u.addrs[0].sockaddr;
+        len = ngx_strnlen((u_char *) saun->sun_path,
+                          sizeof(saun->sun_path));
+        ngx_memcpy(conf->host, saun->sun_path, len);
+        conf->host[len] = '\0';
+        conf->port = 0;
 
-    conf->port = ngx_inet_get_port(u.addrs[0].sockaddr);
+    } else
+
+#endif
+    {
+        /* the first address; hiredis gets it as text: it resolves nothing */
+
+        len = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen,
+                            conf->host, NGX_SOCKADDR_STRLEN, 0);
+        conf->host[len] = '\0';
+
+        conf->port = ngx_inet_get_port(u.addrs[0].sockaddr);
+    }
 
     p = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN);
     if (p == NULL) {
@@ -355,7 +375,8 @@ kx_redis_link_connect(kx_redis_link_t *link)
     rd = link->rd;
     conf = rd->conf;
 
-    ac = redisAsyncConnect((char *) conf->host, conf->port);
+    ac = conf->port ? redisAsyncConnect((char *) conf->host, conf->port)
+                    : redisAsyncConnectUnix((char *) conf->host);
 
     if (ac == NULL || ac->err) {
         ngx_log_error((link->down ? NGX_LOG_WARN : NGX_LOG_ERR), rd->log, 0,
@@ -380,8 +401,11 @@ kx_redis_link_connect(kx_redis_link_t *link)
         return;
     }
 
-    on = 1;
-    (void) setsockopt(ac->c.fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(int));
+    if (conf->port) {
+        on = 1;
+        (void) setsockopt(ac->c.fd, SOL_SOCKET, SO_KEEPALIVE, &on,
+                          sizeof(int));
+    }
 
     ac->data = link;
     ac->ev.data = link;

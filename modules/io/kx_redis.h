@@ -79,9 +79,10 @@ typedef void (*kx_redis_message_pt)(kx_redis_sub_event_e event,
 
 
 typedef struct {
-    u_char               host[NGX_SOCKADDR_STRLEN + 1];  /* an address */
-    int                  port;
-    ngx_str_t            target;           /* "host:port" for logs */
+    u_char               host[NGX_SOCKADDR_STRLEN + 1];  /* an address,
+                                                            or a path */
+    int                  port;             /* 0: host is a Unix socket */
+    ngx_str_t            target;           /* "host:port", "unix:path" */
     ngx_str_t            password;         /* empty: no AUTH */
     ngx_int_t            db;               /* 0: no SELECT */
     ngx_msec_t           timeout;          /* per command */
@@ -91,7 +92,8 @@ typedef struct {
 } kx_redis_conf_t;
 
 
-/* configuration time: "ip:port" or "name:port", resolved now */
+/* configuration time: "ip:port" or "name:port" (resolved now), or
+ * "unix:path" */
 char *kx_redis_conf_addr(ngx_conf_t *cf, ngx_str_t *addr,
     kx_redis_conf_t *conf);
 

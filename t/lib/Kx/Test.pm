@@ -1057,6 +1057,13 @@ sub start {
     }, $class;
     $self->{dir} = Kx::Test::_tempdir('redis');
     $self->{log} = "$self->{dir}/redis.log";
+    if ($opt{unix}) {
+        # nginx's workers (not root) must reach it; TCP stays for the tests
+        $self->{sock} = "$self->{dir}/redis.sock";
+        chmod 0755, $self->{dir};
+        push @{ $self->{args} }, '--unixsocket', $self->{sock},
+                                 '--unixsocketperm', '777';
+    }
     Kx::Test::_register($self);
     $self->up;
     return $self;
@@ -1116,7 +1123,8 @@ sub kill_cont { my $s = shift; kill 'CONT', $s->{pid} if $s->{pid}; $s->{stopped
 
 sub host { $_[0]{host} }
 sub port { $_[0]{port} }
-sub addr { "127.0.0.1:$_[0]{port}" }
+sub addr { $_[0]{sock} ? "unix:$_[0]{sock}" : "127.0.0.1:$_[0]{port}" }
+sub sock { $_[0]{sock} }
 sub url  { "redis://127.0.0.1:$_[0]{port}" }
 sub pid  { $_[0]{pid} }
 sub pids { my $s = shift; return $s->{pid} && Kx::Test::_alive($s->{pid}) ? ($s->{pid}) : () }
@@ -1902,8 +1910,9 @@ pids, kill_stop, kill_cont, down, up, restart, stop, log, dir, data_dir.
 
 =item start_redis(%opt) -> Kx::Test::Redis
 
-Options: port, appendonly (0), args => [...]. Methods: host, port, addr
-("127.0.0.1:N"), url, cli(@args) (redis-cli output), command(@args) (decoded
+Options: port, appendonly (0), unix (1: also a Unix socket, which addr
+then names as unix:path), args => [...]. Methods: host, port, addr
+("127.0.0.1:N", or unix:path), sock, url, cli(@args) (redis-cli output), command(@args) (decoded
 reply), connect (a Kx::Test::RedisConn: command, send_command, read_reply),
 pids, kill_stop, kill_cont, down, up, restart (data is lost without
 appendonly), stop, log.
