@@ -141,6 +141,10 @@ $r = $ntf->http(DELETE => '/v1/notifications', headers => \%h1);
 is $r->{status}, 405, 'DELETE: 405';
 
 $redis->stop;
+# once the service knows (a command sent before it noticed is "connection
+# lost" instead, also a 503)
+ok wait_until(sub { $ntf->http(GET => '/health')->{status} == 503 },
+              timeout => 10), 'Redis down: /health says so';
 $r = send_alert({ title => 'while Redis is down' });
 is $r->{status}, 503, 'Redis down: 503';
 is $r->{json}{error}{code} // '', 'redis_unavailable', '... JSON error'
