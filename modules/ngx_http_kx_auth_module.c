@@ -71,6 +71,7 @@ typedef struct {
 typedef struct {
     ngx_http_kx_auth_ctx_t   *ctx;
     kx_password_params_t      params;
+    u_char                    salt[KX_PASSWORD_SALT_LEN];    /* register */
 } ngx_http_kx_auth_task_t;
 
 
@@ -374,6 +375,11 @@ ngx_http_kx_auth_hash_start(ngx_http_request_t *r,
     t->ctx = ctx;
     t->params = amcf->params;
 
+    /* here, not in the pool's thread (see kx_password_salt) */
+    if (ctx->op == KX_AUTH_REGISTER && kx_password_salt(t->salt) != 0) {
+        return NGX_ERROR;
+    }
+
     task->handler = ngx_http_kx_auth_hash_thread;
     task->event.data = t;
     task->event.handler = ngx_http_kx_auth_hash_done;
@@ -410,8 +416,8 @@ ngx_http_kx_auth_hash_thread(void *data, ngx_log_t *log)
 
     if (ctx->op == KX_AUTH_REGISTER) {
         ctx->hash_ok = kx_password_hash(&t->params, ctx->password,
-                                        ctx->password_len, ctx->hash,
-                                        sizeof(ctx->hash)) == 0;
+                                        ctx->password_len, t->salt,
+                                        ctx->hash, sizeof(ctx->hash)) == 0;
         return;
     }
 

@@ -11,7 +11,6 @@
 #include "gateway/kx_password.h"
 
 
-#define KX_PASSWORD_SALT_LEN  16
 #define KX_PASSWORD_HASH_LEN  32
 
 
@@ -43,18 +42,19 @@ kx_password_check(const char *pwd, size_t len)
 
 
 int
-kx_password_hash(const kx_password_params_t *p, const char *pwd, size_t len,
-    char *out, size_t size)
+kx_password_salt(unsigned char salt[KX_PASSWORD_SALT_LEN])
 {
-    unsigned char  salt[KX_PASSWORD_SALT_LEN];
+    return RAND_bytes(salt, KX_PASSWORD_SALT_LEN) == 1 ? 0 : -1;
+}
 
-    if (RAND_bytes(salt, sizeof(salt)) != 1) {
-        return -1;
-    }
 
+int
+kx_password_hash(const kx_password_params_t *p, const char *pwd, size_t len,
+    const unsigned char salt[KX_PASSWORD_SALT_LEN], char *out, size_t size)
+{
     if (argon2id_hash_encoded(p->t_cost, p->m_cost, p->parallelism, pwd, len,
-                              salt, sizeof(salt), KX_PASSWORD_HASH_LEN, out,
-                              size)
+                              salt, KX_PASSWORD_SALT_LEN,
+                              KX_PASSWORD_HASH_LEN, out, size)
         != ARGON2_OK)
     {
         return -1;

@@ -22,6 +22,7 @@
 #define KX_PASSWORD_MIN_CHARS   8
 #define KX_PASSWORD_MAX_BYTES   1024
 #define KX_PASSWORD_HASH_MAX    160
+#define KX_PASSWORD_SALT_LEN    16
 
 
 typedef struct {
@@ -37,9 +38,18 @@ typedef struct {
 /* NULL when acceptable, else why not (for a 422 message) */
 const char *kx_password_check(const char *pwd, size_t len);
 
+/*
+ * 0 on success: a new random salt.  Draw it in the thread that owns the
+ * process (the event loop): OpenSSL gives each thread that asks for
+ * random bytes a generator of its own, and a pool thread's is never
+ * freed (the sanitizer build reports it when the worker exits).
+ */
+int kx_password_salt(unsigned char salt[KX_PASSWORD_SALT_LEN]);
+
 /* 0 on success; out gets a NUL-terminated PHC string */
 int kx_password_hash(const kx_password_params_t *p, const char *pwd,
-    size_t len, char *out, size_t size);
+    size_t len, const unsigned char salt[KX_PASSWORD_SALT_LEN], char *out,
+    size_t size);
 
 /* 1: matches; 0: does not (or the hash is unusable) */
 int kx_password_verify(const char *encoded, const char *pwd, size_t len);

@@ -33,6 +33,8 @@ int
 main(void)
 {
     char                  hash[KX_PASSWORD_HASH_MAX], big[300];
+    char                  again[KX_PASSWORD_HASH_MAX];
+    unsigned char         salt[KX_PASSWORD_SALT_LEN], salt2[KX_PASSWORD_SALT_LEN];
     kx_password_params_t  p = { 1, 1024, 1 };     /* cheap for tests */
 
     kx_tap_ok(email_is("Alice@Example.COM", "alice@example.com"),
@@ -65,20 +67,27 @@ main(void)
               "8 two-byte characters pass");
     kx_tap_ok(kx_password_check("abcdefg\xff", 8) != NULL, "invalid UTF-8");
 
-    kx_tap_ok(kx_password_hash(&p, "correct horse", 13, hash, sizeof(hash))
-              == 0, "hash");
+    kx_tap_ok(kx_password_salt(salt) == 0, "a salt");
+    kx_tap_ok(kx_password_hash(&p, "correct horse", 13, salt, hash,
+                               sizeof(hash)) == 0, "hash");
     kx_tap_ok(strncmp(hash, "$argon2id$v=19$m=1024,t=1,p=1$", 30) == 0,
               "PHC string with our parameters: %s", hash);
     kx_tap_ok(kx_password_verify(hash, "correct horse", 13), "verify");
     kx_tap_ok(!kx_password_verify(hash, "correct horsf", 13), "wrong password");
     kx_tap_ok(!kx_password_verify(hash, "correct hors", 12), "prefix");
-    kx_tap_ok(!kx_password_verify("$6$notargon", "x", 1), "foreign hash");
 
-    {
-        char h2[KX_PASSWORD_HASH_MAX];
-        kx_password_hash(&p, "correct horse", 13, h2, sizeof(h2));
-        kx_tap_ok(strcmp(hash, h2) != 0, "salted: two hashes differ");
-    }
+    /* the salt decides the string: the same one again, then another */
+    kx_tap_ok(kx_password_hash(&p, "correct horse", 13, salt, again,
+                               sizeof(again)) == 0
+              && strcmp(again, hash) == 0, "same salt: same PHC string");
+    kx_tap_ok(kx_password_salt(salt2) == 0
+              && memcmp(salt, salt2, sizeof(salt)) != 0, "salts differ");
+    kx_tap_ok(kx_password_hash(&p, "correct horse", 13, salt2, again,
+                               sizeof(again)) == 0
+              && strcmp(again, hash) != 0
+              && kx_password_verify(again, "correct horse", 13),
+              "another salt: another string, the same password");
+    kx_tap_ok(!kx_password_verify("$6$notargon", "x", 1), "foreign hash");
 
     return kx_tap_done();
 }
