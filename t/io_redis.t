@@ -53,6 +53,26 @@ sub start_request { return http_start($port, $_[0]) }
 sub finish_request { my ($s, $timeout) = @_; return http_finish($s, time, $timeout) }
 sub concurrent { return http_concurrent($port, @_) }
 
+# one worker on $redis: the http block's extra directives, then locations
+sub small_nginx {
+    my ($r, $http, @locations) = @_;
+    my $locs = join "\n", map { "        $_" } @locations;
+    return start_nginx(<<"CONF", redis => $r);
+master_process on;
+worker_processes 1;
+events { worker_connections 64; }
+http {
+    access_log off;
+    kx_redis_addr %%REDIS_ADDR%%;
+    $http
+    server {
+        listen 127.0.0.1:%%PORT%%;
+$locs
+    }
+}
+CONF
+}
+
 sub redis_ok {
     my $r = get('/redis?key=kx:t:ok&value=fine');
     return $r->{status} == 200 && ($r->{json}{value} // '') eq 'fine';
@@ -239,19 +259,8 @@ ok wait_until(sub {
 # mode on the first confirmation (count 0) and aborts the worker on a
 # second one.
 {
-    my $one = start_nginx(<<'CONF', redis => $redis);
-master_process on;
-worker_processes 1;
-events { worker_connections 64; }
-http {
-    access_log off;
-    kx_redis_addr %%REDIS_ADDR%%;
-    server {
-        listen 127.0.0.1:%%PORT%%;
-        location = /pair { kx_iotest_redis_sub_pair; }
-    }
-}
-CONF
+    my $one = small_nginx($redis, '',
+                          'location = /pair { kx_iotest_redis_sub_pair; }');
     my $numsub = sub { $redis->command(PUBSUB => 'NUMSUB', 'kx:iotest:pair')->[1] };
     my $state = sub { $one->http(GET => '/pair')->{json} // {} };
     my ($pid) = $one->worker_pids;
@@ -282,21 +291,9 @@ CONF
     my $ur = start_redis(unix => 1);
     like $ur->addr, qr{^unix:/.+/redis\.sock$}, 'a Redis on a Unix socket';
 
-    my $un = start_nginx(<<'CONF', redis => $ur);
-master_process on;
-worker_processes 1;
-events { worker_connections 64; }
-http {
-    access_log off;
-    kx_redis_addr %%REDIS_ADDR%%;
-    kx_redis_backoff 50ms 500ms;
-    server {
-        listen 127.0.0.1:%%PORT%%;
-        location = /redis { kx_iotest_redis; }
-        location = /sub   { kx_iotest_redis_sub; }
-    }
-}
-CONF
+    my $un = small_nginx($ur, 'kx_redis_backoff 50ms 500ms;',
+                         'location = /redis { kx_iotest_redis; }',
+                         'location = /sub   { kx_iotest_redis_sub; }');
     my $ok = sub {
         my $r = $un->http(GET => '/redis?key=kx:t:unix&value=' . $_[0]);
         return $r->{status} == 200 && ($r->{json}{value} // '') eq $_[0];

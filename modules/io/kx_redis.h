@@ -92,8 +92,10 @@ typedef struct {
 } kx_redis_conf_t;
 
 
-/* configuration time: "ip:port" or "name:port" (resolved now), or
- * "unix:path" */
+/*
+ * configuration time: "ip:port" or "name:port" (resolved now), or
+ * "unix:path"
+ */
 char *kx_redis_conf_addr(ngx_conf_t *cf, ngx_str_t *addr,
     kx_redis_conf_t *conf);
 

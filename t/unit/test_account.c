@@ -34,7 +34,8 @@ main(void)
 {
     char                  hash[KX_PASSWORD_HASH_MAX], big[300];
     char                  again[KX_PASSWORD_HASH_MAX];
-    unsigned char         salt[KX_PASSWORD_SALT_LEN], salt2[KX_PASSWORD_SALT_LEN];
+    unsigned char         salt[KX_PASSWORD_SALT_LEN];
+    unsigned char         salt2[KX_PASSWORD_SALT_LEN];
     kx_password_params_t  p = { 1, 1024, 1 };     /* cheap for tests */
 
     kx_tap_ok(email_is("Alice@Example.COM", "alice@example.com"),
