@@ -116,6 +116,7 @@ struct kx_trading_op_s {
     unsigned                  locked:1;     /* deciding under the lock */
     unsigned                  cached:1;     /* on the cache's account */
     unsigned                  no_cache:1;   /* read, whatever it holds */
+    unsigned                  lock_tries:2; /* locked runs that met KX002 */
     ngx_event_t               post;         /* the cached path's start */
     unsigned                  broker_call:1;    /* remote step pending */
     unsigned                  detached:1;

@@ -50,6 +50,9 @@
 
 #define KX_TRADING_COL_ORDER  13
 
+/* decisions under the lock that may meet KX002 before the op gives up */
+#define KX_TRADING_LOCK_TRIES  2
+
 
 static kx_pg_req_t *kx_trading_op_read(kx_trading_op_t *op);
 static void kx_trading_op_begun(kx_pg_result_t *res, void *data);
@@ -697,6 +700,20 @@ kx_trading_op_applied(kx_pg_result_t *res, void *data)
         && ngx_strcmp(res->sqlstate, "KX002") == 0)
     {
         /* the account changed since it was read: decide under the lock */
+        kx_trading_op_again(op, 1);
+        return;
+    }
+
+    if (res->status == KX_PG_ERROR && op->lock_tries < KX_TRADING_LOCK_TRIES
+        && ngx_strcmp(res->sqlstate, "KX002") == 0)
+    {
+        /*
+         * under the lock no writer can change the account, so this is
+         * rare (a trigger, an operator's statement); a broker's answer
+         * must not be dropped for it: decide once more
+         */
+        op->lock_tries++;
+        kx_trading_op_rollback(op);
         kx_trading_op_again(op, 1);
         return;
     }
