@@ -90,6 +90,7 @@ struct kx_trading_op_s {
 
     /* RESULT: what the broker said (copied) */
     kx_broker_result_t        result;
+    kx_broker_report_failed_pt  report_failed;  /* kx_trading_broker_report */
     kx_broker_fill_t          fills[8];
     char                      ids[9][KX_TXN_EXEC_MAX + 1];
 

@@ -200,6 +200,7 @@ static void kx_alpaca_poll_next(kx_alpaca_poller_t *p);
 static void kx_alpaca_poll_done(kx_alpaca_poller_t *p);
 static void kx_alpaca_poll_note(kx_alpaca_poller_t *p,
     const kx_alpaca_order_t *a);
+static void kx_alpaca_report_failed(ngx_str_t *id);
 static void kx_alpaca_report(kx_alpaca_poller_t *p,
     const kx_alpaca_order_t *a);
 static kx_alpaca_seen_t *kx_alpaca_seen_find(kx_alpaca_poller_t *p,
@@ -220,7 +221,8 @@ static void kx_alpaca_health_answer(kx_alpaca_check_t *chk, ngx_uint_t ok,
  */
 ngx_int_t kx_trading_broker_report(ngx_cycle_t *cycle,
     const kx_trading_broker_t *broker, ngx_str_t *broker_order_id,
-    ngx_str_t *order_id, kx_broker_result_t *res) __attribute__((weak));
+    ngx_str_t *order_id, kx_broker_result_t *res,
+    kx_broker_report_failed_pt failed) __attribute__((weak));
 
 
 kx_trading_broker_t  kx_trading_broker_alpaca = {
@@ -1493,13 +1495,35 @@ kx_alpaca_report(kx_alpaca_poller_t *p, const kx_alpaca_order_t *a)
 
     rc = kx_trading_broker_report((ngx_cycle_t *) ngx_cycle,
                                   &kx_trading_broker_alpaca, &id, &order_id,
-                                  &res);
+                                  &res, kx_alpaca_report_failed);
     if (rc != NGX_OK) {
         ngx_log_error(NGX_LOG_WARN, p->log, 0,
                       "alpaca: order %V: the report was not taken", &id);
     }
 
     p->reports++;
+}
+
+
+/*
+ * The change was not written (the database down, a conflict): forget
+ * what was seen, so that the next poll reports it again instead of the
+ * next resync.
+ */
+static void
+kx_alpaca_report_failed(ngx_str_t *id)
+{
+    kx_alpaca_seen_t  *s;
+
+    if (kx_alpaca_poller == NULL || id->len > KX_ALPACA_ID_MAX) {
+        return;
+    }
+
+    s = kx_alpaca_seen_find(kx_alpaca_poller, (const char *) id->data,
+                            id->len);
+    if (s != NULL) {
+        s->status[0] = '\0';
+    }
 }
 
 

@@ -132,6 +132,9 @@ typedef struct {
 
 typedef void (*kx_broker_done_pt)(kx_broker_result_t *res, void *data);
 
+/* a report's change could not be written (yet): report it again */
+typedef void (*kx_broker_report_failed_pt)(ngx_str_t *broker_order_id);
+
 
 /* the context of one call */
 typedef struct {
@@ -210,10 +213,14 @@ extern kx_trading_broker_t  kx_trading_broker_alpaca
  * The change is applied in one transaction (fills deduplicated, cash,
  * positions, order_events and outbox rows), asynchronously; the result
  * is logged.  Returns NGX_OK if the work was started.  Worker processes.
+ * If the write fails for a passing reason (the database down or slow, a
+ * conflict) and failed is not NULL, failed(broker_order_id) is called,
+ * in this process, so that the adapter reports the change again soon.
  */
 ngx_int_t kx_trading_broker_report(ngx_cycle_t *cycle,
     const kx_trading_broker_t *broker, ngx_str_t *broker_order_id,
-    ngx_str_t *order_id, kx_broker_result_t *res);
+    ngx_str_t *order_id, kx_broker_result_t *res,
+    kx_broker_report_failed_pt failed);
 
 
 #endif /* _KX_TRADING_BROKER_H_INCLUDED_ */

@@ -1369,16 +1369,33 @@ kx_trading_op_pg_fail(kx_trading_op_t *op, kx_pg_result_t *res)
 /* kx_trading_broker.h: a broker reports a change on its own */
 
 static void
+kx_trading_report_failed(kx_trading_op_t *op)
+{
+    if (op->report_failed && op->result.broker_order_id.len) {
+        op->report_failed(&op->result.broker_order_id);
+    }
+}
+
+
+static void
 kx_trading_report_found(kx_pg_result_t *res, void *data)
 {
     kx_trading_op_t  *op = data;
 
     op->req = NULL;
 
-    if (res->status != KX_PG_OK || PQntuples(res->res) != 1) {
+    if (res->status != KX_PG_OK) {
         ngx_log_error(NGX_LOG_WARN, op->log, 0,
-                      "kx trading: a broker report for an unknown order "
-                      "(%s)", kx_pg_status_text(res->status));
+                      "kx trading: a broker report not applied: %s",
+                      kx_pg_status_text(res->status));
+        kx_trading_report_failed(op);
+        kx_trading_op_finish(op);
+        return;
+    }
+
+    if (PQntuples(res->res) != 1) {
+        ngx_log_error(NGX_LOG_WARN, op->log, 0,
+                      "kx trading: a broker report for an unknown order");
         kx_trading_op_finish(op);
         return;
     }
@@ -1402,6 +1419,12 @@ kx_trading_report_done(kx_trading_op_t *op)
                       "kx trading: broker report for order %s not applied: "
                       "%s", op->order_id, op->message);
 
+        if (op->status >= NGX_HTTP_INTERNAL_SERVER_ERROR
+            || op->status == NGX_HTTP_CONFLICT)
+        {
+            kx_trading_report_failed(op);
+        }
+
     } else if (op->written) {
         ngx_log_error(NGX_LOG_INFO, op->log, 0,
                       "kx trading: order %s is %s (broker report)",
@@ -1413,7 +1436,8 @@ kx_trading_report_done(kx_trading_op_t *op)
 ngx_int_t
 kx_trading_broker_report(ngx_cycle_t *cycle,
     const kx_trading_broker_t *broker, ngx_str_t *broker_order_id,
-    ngx_str_t *order_id, kx_broker_result_t *res)
+    ngx_str_t *order_id, kx_broker_result_t *res,
+    kx_broker_report_failed_pt failed)
 {
     u_char                   boid[KX_ORDER_ID_MAX + 1];
     u_char                   oid[KX_TXN_UUID_LEN + 1];
@@ -1442,6 +1466,7 @@ kx_trading_broker_report(ngx_cycle_t *cycle,
 
     kx_trading_op_broker_done(res, op);
     op->done = kx_trading_report_done;
+    op->report_failed = failed;
 
     values[0] = broker->name;
     values[1] = NULL;
