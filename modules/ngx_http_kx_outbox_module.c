@@ -24,7 +24,8 @@
  *
  * One worker relays (ngx_worker 0).  A round:
  *
- *     probe     SELECT 1 ... WHERE published_at IS NULL LIMIT 1   (idle: stop)
+ *     probe     SELECT 1 ... WHERE published_at IS NULL LIMIT 1   (idle: stop;
+ *               skipped after a round that found rows)
  *     BEGIN
  *     lock      pg_try_advisory_xact_lock(table)   (another relay: stop)
  *     fetch     SELECT ... WHERE published_at IS NULL ORDER BY id LIMIT n
@@ -1123,7 +1124,9 @@ ngx_http_kx_outbox_end(ngx_http_kx_outbox_relay_t *relay,
         relay->failures = 0;
     }
 
-    relay->skip_probe = (round == KX_OUTBOX_ROUND_FULL);
+    /* rows found: more are likely by the next round, which needs no probe */
+    relay->skip_probe = (round == KX_OUTBOX_ROUND_FULL
+                         || round == KX_OUTBOX_ROUND_SOME);
 
     delay = kx_outbox_pace_next(&relay->pace, round, (uint32_t) ngx_random());
 
