@@ -15,7 +15,7 @@ use Exporter qw(import);
 use Kx::Test;
 
 our @EXPORT = qw(stack_ports start_instance instance_conf stack_token
-                 $STACK_SECRET);
+                 machine_ticks machine_share $STACK_SECRET);
 
 # The HS256 secret every instance of a test stack shares (KX_JWT_SECRET).
 our $STACK_SECRET = 'kx-test-stack-secret-0123456789abcdef';
@@ -118,6 +118,27 @@ sub stack_token {
     my $p = $b64->(json_encode({ sub => $sub, iat => time,
                                  exp => time + 3600, %claims }));
     return "$h.$p." . $b64->(Digest::SHA::hmac_sha256("$h.$p", $STACK_SECRET));
+}
+
+# The machine's CPU time so far (/proc/stat's first line), for benchmarks:
+# machine_share(before, after) says what share of the interval the CPUs
+# were idle and what share the hypervisor gave to other guests (steal).
+# On a shared VM a run with steal is a slow window, not a regression.
+sub machine_ticks {
+    open my $fh, '<', '/proc/stat' or return [];
+    my $l = <$fh>;
+    return [ (split ' ', $l)[1 .. 8] ];
+}
+
+sub machine_share {
+    my ($a, $b) = @_;
+    my @d = map { ($b->[$_] // 0) - ($a->[$_] // 0) } 0 .. 7;
+    my $all = 0;
+    $all += $_ for @d;
+    return { idle => 0, steal => 0 } unless $all > 0;
+    # user nice system idle iowait irq softirq steal
+    return { idle => 100 * ($d[3] + $d[4]) / $all,
+             steal => 100 * $d[7] / $all };
 }
 
 1;
