@@ -1388,7 +1388,11 @@ kx_trading_report_found(kx_pg_result_t *res, void *data)
         ngx_log_error(NGX_LOG_WARN, op->log, 0,
                       "kx trading: a broker report not applied: %s",
                       kx_pg_status_text(res->status));
-        kx_trading_report_failed(op);
+
+        if (res->status != KX_PG_ERROR) {
+            kx_trading_report_failed(op);
+        }
+
         kx_trading_op_finish(op);
         return;
     }
@@ -1419,7 +1423,12 @@ kx_trading_report_done(kx_trading_op_t *op)
                       "kx trading: broker report for order %s not applied: "
                       "%s", op->order_id, op->message);
 
-        if (op->status >= NGX_HTTP_INTERNAL_SERVER_ERROR
+        /*
+         * passing: down, slow, a conflict; a statement the database
+         * refused would be refused again: that waits for the resync
+         */
+        if (op->status == NGX_HTTP_SERVICE_UNAVAILABLE
+            || op->status == NGX_HTTP_GATEWAY_TIME_OUT
             || op->status == NGX_HTTP_CONFLICT)
         {
             kx_trading_report_failed(op);

@@ -321,10 +321,10 @@ is $o->{status}, 'filled', 'and it fills as usual';
 sub kx002_trigger {
     my ($fails) = @_;
     $pg->psql(<<"SQL");
-CREATE SEQUENCE public.kx_test_once;
+CREATE SEQUENCE public.kx_test_fired;
 CREATE FUNCTION public.kx_test_kx002() RETURNS trigger LANGUAGE plpgsql AS \$\$
 BEGIN
-    IF nextval('public.kx_test_once') <= $fails THEN
+    IF nextval('public.kx_test_fired') <= $fails THEN
         RAISE EXCEPTION 'the account changed (test)' USING ERRCODE = 'KX002';
     END IF;
     RETURN NEW;
@@ -337,10 +337,10 @@ SQL
 }
 
 sub kx002_trigger_drop {
-    my $fired = db("SELECT last_value FROM public.kx_test_once");
+    my $fired = db("SELECT last_value FROM public.kx_test_fired");
     $pg->psql('DROP TRIGGER kx_test_kx002 ON trading.orders; '
               . 'DROP FUNCTION public.kx_test_kx002(); '
-              . 'DROP SEQUENCE public.kx_test_once;');
+              . 'DROP SEQUENCE public.kx_test_fired;');
     return $fired;
 }
 
@@ -367,7 +367,7 @@ my $kept = db("SELECT id FROM trading.orders ORDER BY created_at DESC "
 # the request tried 4 times; each report of the poller (poll=200ms) tries
 # 4 times too.  A poll whose report could not be written reports it again
 # at the next poll, not only at the resync (60 s): 3 reports in 10 s.
-ok wait_until(sub { db("SELECT last_value FROM public.kx_test_once") >= 16 },
+ok wait_until(sub { db("SELECT last_value FROM public.kx_test_fired") >= 16 },
               timeout => 10, interval => 0.2),
    '... the poller reports it again while its write keeps failing';
 kx002_trigger_drop();
