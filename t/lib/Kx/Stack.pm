@@ -15,7 +15,8 @@ use Exporter qw(import);
 use Kx::Test;
 
 our @EXPORT = qw(stack_ports start_instance instance_conf stack_token
-                 machine_ticks machine_share $STACK_SECRET);
+                 machine_ticks machine_share machine_text shipped_workers
+                 $STACK_SECRET);
 
 # The HS256 secret every instance of a test stack shares (KX_JWT_SECRET).
 our $STACK_SECRET = 'kx-test-stack-secret-0123456789abcdef';
@@ -122,8 +123,10 @@ sub stack_token {
 
 # The machine's CPU time so far (/proc/stat's first line), for benchmarks:
 # machine_share(before, after) says what share of the interval the CPUs
-# were idle and what share the hypervisor gave to other guests (steal).
-# On a shared VM a run with steal is a slow window, not a regression.
+# were idle and what share the hypervisor gave to other guests (steal),
+# and how many ticks they were busy (steal included); machine_text()
+# prints shares.  On a shared VM a run with steal is a slow window, not a
+# regression.
 sub machine_ticks {
     open my $fh, '<', '/proc/stat' or return [];
     my $l = <$fh>;
@@ -132,13 +135,31 @@ sub machine_ticks {
 
 sub machine_share {
     my ($a, $b) = @_;
+    # user nice system idle iowait irq softirq steal
     my @d = map { ($b->[$_] // 0) - ($a->[$_] // 0) } 0 .. 7;
     my $all = 0;
     $all += $_ for @d;
-    return { idle => 0, steal => 0 } unless $all > 0;
-    # user nice system idle iowait irq softirq steal
+    my $busy = $all - $d[3] - $d[4];
+    return { idle => 0, steal => 0, busy => 0 } unless $all > 0;
     return { idle => 100 * ($d[3] + $d[4]) / $all,
-             steal => 100 * $d[7] / $all };
+             steal => 100 * $d[7] / $all, busy => $busy };
+}
+
+sub machine_text {
+    return join(', ', map { sprintf 'idle %.1f%% steal %.1f%%',
+                                    $_->{idle}, $_->{steal} } @_)
+           . ' (steal: the hypervisor ran other guests; a slow window, '
+           . 'not a regression)';
+}
+
+# worker_processes of a shipped instance config (auto: one per CPU)
+sub shipped_workers {
+    my ($instance) = @_;
+    my ($n) = _read(project_root() . "/nginx.conf.d/$instance.conf")
+              =~ /^worker_processes\s+(\w+);/m;
+    return $n if defined $n && $n =~ /^\d+$/;
+    my $cpus = `nproc 2>/dev/null` // '';
+    return $cpus =~ /^(\d+)/ ? $1 : 1;
 }
 
 1;
