@@ -30,10 +30,14 @@ NGX_WITH := --with-stream --with-threads --with-http_v2_module \
 KX_CC_OPT := -O2 -g -Wall -Wextra -Wno-unused-parameter -Werror
 KX_LD_OPT :=
 ifeq ($(SAN),1)
-# nginx's own ngx_cycle.c passes NULL with length 0 to memcpy
+# nginx's own ngx_cycle.c passes NULL with length 0 to memcpy.  Locals
+# start as a non-zero pattern, not as whatever the stack held: a read of
+# memory never written (hiredis's strchr() past a command's end, once)
+# then runs on and ASan reports it every time, where stale zeros hid it
 KX_CC_OPT += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
              -fno-sanitize-recover=undefined \
-             -fno-sanitize=nonnull-attribute
+             -fno-sanitize=nonnull-attribute \
+             -ftrivial-auto-var-init=pattern
 KX_LD_OPT += -fsanitize=address,undefined
 export LSAN_OPTIONS := suppressions=$(ROOT)/t/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS := print_stacktrace=1

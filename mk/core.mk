@@ -35,7 +35,8 @@ KX_FUZZ_BINS := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(KX_FUZZ_NAMES))
 KX_CORE_OPT ?= -O2 -g
 KX_CORE_WARN := -std=gnu99 -Wall -Wextra -Wpointer-arith -Werror
 KX_CORE_SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
-                     -fno-sanitize-recover=undefined
+                     -fno-sanitize-recover=undefined \
+                     -ftrivial-auto-var-init=pattern
 
 KX_UNIT_CFLAGS := $(KX_CORE_WARN) $(KX_CORE_OPT) -Isrc
 KX_UNIT_LDFLAGS :=

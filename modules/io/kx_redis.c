@@ -844,6 +844,12 @@ kx_redis_cancel(kx_redis_cmd_t *cmd)
  * with one sdscatfmt() per argument, which was the largest share of the
  * gateway's work for a rate-limit batch.  hiredis copies it into its
  * output buffer, so a buffer on the stack does for most commands.
+ *
+ * The text ends with a NUL that is not sent: for (P)SUBSCRIBE hiredis
+ * walks the arguments with strchr() until it finds no further '$', so
+ * without it the walk runs on into the rest of the buffer, and a stale
+ * '$' there with no '\r' after it fails hiredis's assertion (seen once in
+ * t/stream_quotes.t).
  */
 static ngx_int_t
 kx_redis_send(kx_redis_link_t *link, redisCallbackFn *fn, void *privdata,
@@ -858,7 +864,7 @@ kx_redis_send(kx_redis_link_t *link, redisCallbackFn *fn, void *privdata,
         return NGX_ERROR;
     }
 
-    len = 1 + KX_FMT_U64_LEN + 2;
+    len = 1 + KX_FMT_U64_LEN + 2 + 1;
 
     for (i = 0; i < nargs; i++) {
         len += 1 + KX_FMT_U64_LEN + 2 + args[i].len + 2;
@@ -886,6 +892,8 @@ kx_redis_send(kx_redis_link_t *link, redisCallbackFn *fn, void *privdata,
         p = ngx_cpymem(p, args[i].data, args[i].len);
         *p++ = CR; *p++ = LF;
     }
+
+    *p = '\0';
 
     rc = redisAsyncFormattedCommand(link->ac, fn, privdata, (char *) buf,
                                     p - buf);
