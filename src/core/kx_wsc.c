@@ -128,7 +128,13 @@ kx_wsc_response(const char *buf, size_t len, const char *key, size_t *size,
 
     upgrade = connection = accept = 0;
 
-    line = (const char *) memchr(buf, '\n', end) + 1;
+    /* a 101 with no header lines at all lacks what is checked below */
+    line = memchr(buf, '\n', end);
+    if (line == NULL) {
+        return KX_WSC_EHANDSHAKE;
+    }
+
+    line++;
 
     while (line < buf + end) {
         eol = memchr(line, '\r', (size_t) (buf + end + 2 - line));

@@ -604,6 +604,9 @@ test_wsc(void)
                  "Connection: upgrade\r\nSec-WebSocket-Accept: x=\r\n\r\n"),
                key, &hs, &status),
            KX_WSC_EHANDSHAKE, "wsc: wrong accept key");
+    is_int(kx_wsc_response(S("HTTP/1.1 101 Switching Protocols\r\n\r\n"),
+                           key, &hs, &status),
+           KX_WSC_EHANDSHAKE, "wsc: a 101 with no header lines");
 
     /* RFC 6455 5.7: a masked "Hello" */
     n = kx_wsc_frame(frame, sizeof(frame), KX_WSC_OP_TEXT,
