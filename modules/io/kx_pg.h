@@ -98,6 +98,7 @@ typedef struct {
      */
     const char          *name;
     ngx_uint_t           nparams;
+    /* text values must end with a NUL: their length is taken by strlen */
     const char *const   *values;         /* NULL entry: SQL NULL */
     const int           *lengths;        /* binary parameters only */
     const int           *formats;        /* NULL: all text */
