@@ -15,6 +15,10 @@
 #include "kx_wsc.h"
 
 
+/* the longest 101 answer header we wait for, blank line included */
+#define KX_WSC_RESPONSE_MAX  16384
+
+
 static const char  kx_wsc_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 
@@ -82,7 +86,7 @@ int
 kx_wsc_response(const char *buf, size_t len, const char *key, size_t *size,
     unsigned *status)
 {
-    size_t          end, ln, vlen, nlen, n;
+    size_t          end, max, ln, vlen, nlen, n;
     unsigned        upgrade, connection, accept;
     const char     *line, *colon, *v, *eol;
     unsigned char   sha[SHA_DIGEST_LENGTH];
@@ -91,19 +95,35 @@ kx_wsc_response(const char *buf, size_t len, const char *key, size_t *size,
 
     *status = 0;
 
-    for (end = 0; end + 3 < len; end++) {
+    /*
+     * The header must end within its first KX_WSC_RESPONSE_MAX bytes
+     * however the reads split it: the verdict depends on those bytes
+     * only, not on whether the blank line came in the read that went
+     * past the limit.
+     */
+    max = (len < KX_WSC_RESPONSE_MAX) ? len : KX_WSC_RESPONSE_MAX;
+
+    for (end = 0; end + 3 < max; end++) {
         if (memcmp(buf + end, "\r\n\r\n", 4) == 0) {
             break;
         }
     }
 
-    if (end + 3 >= len) {
-        return (len > 16384) ? KX_WSC_EHANDSHAKE : KX_WSC_AGAIN;
+    if (end + 3 >= max) {
+        return (len >= KX_WSC_RESPONSE_MAX) ? KX_WSC_EHANDSHAKE
+                                            : KX_WSC_AGAIN;
     }
 
-    /* "HTTP/1.1 101 Switching Protocols" */
+    /*
+     * "HTTP/1.1 101 Switching Protocols": three digits, then the space
+     * before the reason (or the line's end), so "1/;" or "1010" is not
+     * taken for 101
+     */
     if (end < 12 || memcmp(buf, "HTTP/1.1 ", 9) != 0
-        || buf[9] < '1' || buf[9] > '9')
+        || buf[9] < '1' || buf[9] > '9'
+        || buf[10] < '0' || buf[10] > '9'
+        || buf[11] < '0' || buf[11] > '9'
+        || (buf[12] != ' ' && buf[12] != '\r'))
     {
         return KX_WSC_EHANDSHAKE;
     }
@@ -254,6 +274,11 @@ kx_wsc_append(kx_wsc_t *ws, const unsigned char *p, size_t len)
         return KX_WSC_ETOOBIG;
     }
 
+    /* empty fragments: ws->buf may still be NULL, and NULL + 0 is UB */
+    if (len == 0) {
+        return KX_WSC_OK;
+    }
+
     if (ws->len + len > ws->cap) {
         cap = ws->cap ? ws->cap : 4096;
         while (cap < ws->len + len) {
@@ -380,8 +405,10 @@ kx_wsc_read(kx_wsc_t *ws, const unsigned char *buf, size_t len,
     }
 
     if (fin) {
+        /* a message of empty fragments has no buffer: point at its
+         * last (empty) payload, so data is never NULL */
         msg->opcode = ws->opcode;
-        msg->data = ws->buf;
+        msg->data = ws->len ? ws->buf : buf + h;
         msg->len = ws->len;
         ws->opcode = 0;
     }

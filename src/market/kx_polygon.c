@@ -26,7 +26,7 @@ static int kx_polygon_price(const kx_json_node_t *obj, const char *key,
     kx_dec_t *out, unsigned *has);
 static int kx_polygon_ticker(const kx_json_node_t *t,
     kx_polygon_quote_t *q);
-static int64_t kx_polygon_div_round(__int128 n, __int128 d);
+static __int128 kx_polygon_div_round(__int128 n, __int128 d);
 static int kx_polygon_iso_ms(const char *s, size_t len, int64_t *out);
 
 
@@ -254,6 +254,7 @@ kx_polygon_dec(const kx_json_node_t *node, kx_dec_t *out)
     int          rc;
     char         buf[64];
     size_t       len, dot, keep;
+    kx_dec_t     unit;
     const char  *s;
 
     s = kx_json_num_raw(node, &len);
@@ -287,7 +288,12 @@ kx_polygon_dec(const kx_json_node_t *node, kx_dec_t *out)
     }
 
     if (s[keep] >= '5') {
-        out->v += (s[0] == '-') ? -1 : 1;
+        /* 92233720368.547758075 rounds up past the largest value */
+        unit.v = (s[0] == '-') ? -1 : 1;
+
+        if (kx_dec_add(*out, unit, out) != KX_DEC_OK) {
+            return KX_POLYGON_EVALUE;
+        }
     }
 
     return KX_POLYGON_OK;
@@ -391,8 +397,8 @@ kx_polygon_parse(const char *body, size_t len, kx_json_doc_t **doc)
 }
 
 
-/* rounds n / d half-even; d > 0 */
-static int64_t
+/* rounds n / d half-even; d > 0.  The caller checks the range. */
+static __int128
 kx_polygon_div_round(__int128 n, __int128 d)
 {
     __int128  q, r;
@@ -408,7 +414,7 @@ kx_polygon_div_round(__int128 n, __int128 d)
         q += (n < 0) ? -1 : 1;
     }
 
-    return (int64_t) q;
+    return q;
 }
 
 
@@ -418,7 +424,13 @@ kx_polygon_div_round(__int128 n, __int128 d)
 void
 kx_polygon_quote_finish(kx_polygon_quote_t *q)
 {
-    __int128  n;
+    __int128  n, r;
+
+    /*
+     * What does not fit a kx_dec_t is left absent: the midpoint of two
+     * prices near the maximum rounds up past it, and a price over a
+     * tiny previous close is a change of more than 92 billion percent.
+     */
 
     if (!q->has_trade) {
         q->has_price = 0;
@@ -426,8 +438,12 @@ kx_polygon_quote_finish(kx_polygon_quote_t *q)
         if (q->has_bid && q->has_ask) {
             /* the midpoint at 4 places: units of 10^4 raw */
             n = (__int128) q->bid.v + q->ask.v;
-            q->price.v = kx_polygon_div_round(n, 2 * 10000) * 10000;
-            q->has_price = 1;
+            r = kx_polygon_div_round(n, 2 * 10000) * 10000;
+
+            if (r <= KX_DEC_MAX_RAW) {
+                q->price.v = (int64_t) r;
+                q->has_price = 1;
+            }
         }
     }
 
@@ -436,9 +452,12 @@ kx_polygon_quote_finish(kx_polygon_quote_t *q)
     if (q->has_price && q->has_prev_close && q->prev_close.v > 0) {
         /* percent at 2 places: units of 10^6 raw */
         n = ((__int128) q->price.v - q->prev_close.v) * 10000;
-        q->change_percent.v = kx_polygon_div_round(n, q->prev_close.v)
-                              * 1000000;
-        q->has_change = 1;
+        r = kx_polygon_div_round(n, q->prev_close.v) * 1000000;
+
+        if (r >= KX_DEC_MIN_RAW && r <= KX_DEC_MAX_RAW) {
+            q->change_percent.v = (int64_t) r;
+            q->has_change = 1;
+        }
     }
 }
 
@@ -762,8 +781,9 @@ static int
 kx_polygon_iso_ms(const char *s, size_t len, int64_t *out)
 {
     int          i;
-    int64_t      f[6], ms, unit;
+    int64_t      f[6], ms, unit, days, y;
     size_t       p;
+    unsigned     m, d;
     const int    w[6] = { 4, 2, 2, 2, 2, 2 };
     const char   sep[6] = { '-', '-', 'T', ':', ':', 0 };
 
@@ -809,9 +829,17 @@ kx_polygon_iso_ms(const char *s, size_t len, int64_t *out)
         return -1;
     }
 
-    *out = kx_days_from_civil(f[0], (unsigned) f[1], (unsigned) f[2])
-           * KX_MS_PER_DAY + f[3] * KX_MS_PER_HOUR + f[4] * KX_MS_PER_MINUTE
-           + f[5] * 1000 + ms;
+    /* a day the month does not have ("2022-02-31") would count on into
+     * the next month: the date must come back from its day number */
+    days = kx_days_from_civil(f[0], (unsigned) f[1], (unsigned) f[2]);
+    kx_civil_from_days(days, &y, &m, &d);
+
+    if (y != f[0] || m != (unsigned) f[1] || d != (unsigned) f[2]) {
+        return -1;
+    }
+
+    *out = days * KX_MS_PER_DAY + f[3] * KX_MS_PER_HOUR
+           + f[4] * KX_MS_PER_MINUTE + f[5] * 1000 + ms;
 
     return 0;
 }

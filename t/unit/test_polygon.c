@@ -672,6 +672,166 @@ test_wsc(void)
 }
 
 
+static int
+count_events(const kx_polygon_event_t *ev, void *data)
+{
+    (void) ev;
+    (*(size_t *) data)++;
+    return 0;
+}
+
+
+/* found with fuzz/fuzz_polygon.c's checks */
+static void
+test_polygon_fuzz(void)
+{
+    int                  rc;
+    size_t               n, len;
+    kx_jw_t              w;
+    const char          *out;
+    kx_json_doc_t       *doc;
+    kx_sim_news_t        items[2];
+    kx_polygon_quote_t   q;
+
+    n = 0;
+
+    /* (100000 - 0.00000001) / 0.00000001 * 100 is 10^15 percent: it
+     * was multiplied past int64 and came out as garbage */
+    is_int(kx_polygon_parse_snapshot(
+               S("{\"ticker\":{\"ticker\":\"X\","
+                 "\"lastTrade\":{\"p\":100000},"
+                 "\"prevDay\":{\"c\":0.00000001}}}"), &q),
+           KX_POLYGON_OK, "snapshot: a price over a tiny previous close");
+    ok(q.has_price && !q.has_change,
+       "snapshot: a change that does not fit is absent");
+
+    /* the midpoint of two maximal prices rounds up past the maximum */
+    is_int(kx_polygon_parse_nbbo(
+               S("{\"results\":{\"p\":92233720368.54775807,"
+                 "\"P\":92233720368.54775807}}"), "X", &q),
+           KX_POLYGON_OK, "nbbo: bid and ask at the maximum");
+    ok(q.has_bid && q.has_ask && !q.has_price,
+       "nbbo: a midpoint that does not fit is absent");
+
+    /* a 9th place rounded the largest value up: INT64_MAX + 1 */
+    is_int(kx_polygon_parse_snapshot(
+               S("{\"ticker\":{\"ticker\":\"X\","
+                 "\"lastTrade\":{\"p\":92233720368.547758075}}}"), &q),
+           KX_POLYGON_EVALUE, "snapshot: a price rounded past the maximum");
+    is_int(kx_polygon_parse_snapshot(
+               S("{\"ticker\":{\"ticker\":\"X\","
+                 "\"lastTrade\":{\"p\":92233720368.547758074}}}"), &q),
+           KX_POLYGON_OK, "snapshot: and one rounded down to it");
+    is_int(q.price.v, INT64_MAX, "snapshot: the largest price");
+
+    /* and the smallest down to INT64_MIN, which no kx_dec_t holds: a
+     * trade's size was read from it */
+    is_int(kx_polygon_ws_events(
+               S("[{\"ev\":\"T\",\"sym\":\"X\",\"p\":1,\"t\":1,"
+                 "\"s\":-92233720368.547758075}]"), count_events, &n),
+           KX_POLYGON_EVALUE, "ws: a size rounded past the smallest value");
+    is_int((int64_t) n, 0, "ws: is not an event");
+
+    /* "2022-02-31" counted on into March */
+    rc = kx_json_parse(S("{\"results\":[{\"id\":\"1\",\"title\":\"t\","
+                         "\"published_utc\":\"2022-02-31T10:00:00Z\"},"
+                         "{\"id\":\"2\",\"title\":\"t\","
+                         "\"published_utc\":\"2024-02-29T10:00:00Z\"}]}"),
+                       NULL, &doc, NULL);
+    is_int(rc, KX_JSON_PE_OK, "news: dates parsed as JSON");
+    if (rc != KX_JSON_PE_OK) {
+        return;
+    }
+
+    is_int(kx_polygon_news_items(doc, "X", items, 2, &n), KX_POLYGON_OK,
+           "news items: dates");
+    is_int(items[0].published_ms, 0, "news items: no February 31st");
+    is_int(items[1].published_ms, INT64_C(1709200800000),
+           "news items: a leap day");
+    kx_json_free(doc);
+
+    kx_jw_init(&w);
+    kx_jw_arr_begin(&w);
+    kx_polygon_news_json(&w,
+                         S("{\"results\":[{\"id\":\"1\",\"title\":\"t\","
+                           "\"published_utc\":\"2022-02-31T10:00:00Z\"}]}"),
+                         "X", 1, &n);
+    kx_jw_arr_end(&w);
+    ok(kx_jw_finish(&w, &out, &len) == KX_JW_OK
+       && strstr(out, "\"published_at\":\"2022-02-31T10:00:00Z\"") != NULL,
+       "news: an invalid date is passed on as sent");
+    kx_jw_free(&w);
+}
+
+
+/* found by fuzz/fuzz_wsc.c */
+static void
+test_wsc_fuzz(void)
+{
+    int             rc;
+    char            key[KX_WSC_KEY_LEN + 1], *big;
+    size_t          used, hs, n, pad;
+    unsigned        status;
+    kx_wsc_t        ws;
+    kx_wsc_msg_t    msg;
+    const unsigned char  nonce[16] = "the sample nonce";
+
+#define HDRS101 "Upgrade: websocket\r\nConnection: Upgrade\r\n"            \
+                "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+
+    kx_wsc_key(nonce, key);
+
+    /* a status code was read as digits without checking for them:
+     * '/' and ';' count -1 and 11, so "1/;" came out 101 */
+    is_int(kx_wsc_response(S("HTTP/1.1 1/; Switching\r\n" HDRS101), key,
+                           &hs, &status),
+           KX_WSC_EHANDSHAKE, "wsc: \"1/;\" is not a status code");
+    is_int(kx_wsc_response(S("HTTP/1.1 1010 Switching\r\n" HDRS101), key,
+                           &hs, &status),
+           KX_WSC_EHANDSHAKE, "wsc: nor is \"1010\"");
+    is_int(kx_wsc_response(S("HTTP/1.1 101\r\n" HDRS101), key, &hs,
+                           &status),
+           KX_WSC_OK, "wsc: a 101 without a reason phrase");
+
+    /* the size limit held only while the blank line was missing: a long
+     * header was refused or accepted as the reads happened to split it */
+    pad = 17000;
+    n = sizeof("HTTP/1.1 101 OK\r\nX-Pad: ") - 1 + pad + 2
+        + sizeof(HDRS101) - 1;
+    big = malloc(n);
+    ok(big != NULL, "wsc: memory for a long header");
+    if (big == NULL) {
+        return;
+    }
+
+    memcpy(big, "HTTP/1.1 101 OK\r\nX-Pad: ", 24);
+    memset(big + 24, 'a', pad);
+    memcpy(big + 24 + pad, "\r\n" HDRS101, n - 24 - pad);
+
+    is_int(kx_wsc_response(big, 16385, key, &hs, &status),
+           KX_WSC_EHANDSHAKE, "wsc: a header over the limit, in part");
+    is_int(kx_wsc_response(big, n, key, &hs, &status),
+           KX_WSC_EHANDSHAKE, "wsc: and whole: the same verdict");
+    free(big);
+
+#undef HDRS101
+
+    /* a message of empty fragments: its data was NULL, and the empty
+     * append computed NULL + 0 */
+    kx_wsc_init(&ws, 64);
+    rc = kx_wsc_read(&ws, (const unsigned char *) "\x01\x00", 2, &used,
+                     &msg);
+    ok(rc == KX_WSC_OK && used == 2 && msg.opcode == 0,
+       "wsc: an empty first fragment");
+    rc = kx_wsc_read(&ws, (const unsigned char *) "\x80\x00", 2, &used,
+                     &msg);
+    ok(rc == KX_WSC_OK && used == 2 && msg.opcode == KX_WSC_OP_TEXT
+       && msg.len == 0 && msg.data != NULL,
+       "wsc: an empty fragmented message has data");
+    kx_wsc_free(&ws);
+}
+
+
 int
 main(void)
 {
@@ -684,6 +844,8 @@ main(void)
     test_paths();
     test_ws();
     test_wsc();
+    test_wsc_fuzz();
+    test_polygon_fuzz();
 
     return kx_tap_done();
 }
