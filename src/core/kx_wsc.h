@@ -79,7 +79,8 @@ size_t kx_wsc_request(char *buf, size_t size, const char *host,
  * websocket, Connection: upgrade and the right Sec-WebSocket-Accept,
  * *size then being the header's length (frames may follow in the same
  * read); KX_WSC_EHANDSHAKE otherwise, *status set when a status line
- * was read (e.g. 401).
+ * was read (e.g. 401), and also when the header has not ended within
+ * its first 16 KiB.
  */
 int kx_wsc_response(const char *buf, size_t len, const char *key,
     size_t *size, unsigned *status);

@@ -18,12 +18,20 @@ typedef struct {
 } kx_enrich_val_t;
 
 
+static int kx_enrich_added(const char *key, size_t len,
+    const kx_enrich_val_t *val);
 static int kx_enrich_is(const char *key, size_t len, const char *name);
 static void kx_enrich_money(kx_jw_t *w, kx_dec_t d);
 static int kx_enrich_value(const kx_json_node_t *pos,
     const kx_json_node_t *quote, kx_enrich_val_t *val);
 static void kx_enrich_position(kx_jw_t *w, const kx_json_node_t *pos,
     kx_enrich_val_t *val);
+
+
+/* the fields a live quote adds to its position, under their own names */
+static const char  *kx_enrich_from_quote[] = {
+    "bid", "ask", "change_percent"
+};
 
 
 const kx_json_node_t *
@@ -194,17 +202,12 @@ kx_enrich_position(kx_jw_t *w, const kx_json_node_t *pos,
     const char            *key;
     const kx_json_node_t  *v;
 
-    static const char  *from_quote[] = { "bid", "ask", "change_percent" };
-
     kx_jw_obj_begin(w);
 
     for (i = 0; i < kx_json_obj_len(pos); i++) {
         v = kx_json_obj_at(pos, i, &key, &klen);
 
-        if (kx_enrich_is(key, klen, "current_price")
-            || kx_enrich_is(key, klen, "market_value")
-            || kx_enrich_is(key, klen, "unrealized_pl"))
-        {
+        if (kx_enrich_added(key, klen, val)) {
             continue;
         }
 
@@ -220,10 +223,12 @@ kx_enrich_position(kx_jw_t *w, const kx_json_node_t *pos,
     kx_enrich_money(w, val->upl);
 
     if (val->quote) {
-        for (i = 0; i < sizeof(from_quote) / sizeof(from_quote[0]); i++) {
-            v = kx_json_obj_get(val->quote, from_quote[i]);
+        for (i = 0; i < sizeof(kx_enrich_from_quote)
+                        / sizeof(kx_enrich_from_quote[0]); i++)
+        {
+            v = kx_json_obj_get(val->quote, kx_enrich_from_quote[i]);
             if (v) {
-                kx_jw_key(w, from_quote[i]);
+                kx_jw_key(w, kx_enrich_from_quote[i]);
                 kx_jw_node(w, v);
             }
         }
@@ -239,6 +244,41 @@ kx_enrich_position(kx_jw_t *w, const kx_json_node_t *pos,
     kx_jw_str(w, val->quote ? "live" : "unavailable");
 
     kx_jw_obj_end(w);
+}
+
+
+/*
+ * Whether the position's own key is one written below: passed through
+ * too, it would come out twice, and JSON readers differ on which counts.
+ */
+static int
+kx_enrich_added(const char *key, size_t len, const kx_enrich_val_t *val)
+{
+    size_t  i;
+
+    if (kx_enrich_is(key, len, "current_price")
+        || kx_enrich_is(key, len, "market_value")
+        || kx_enrich_is(key, len, "unrealized_pl")
+        || kx_enrich_is(key, len, "quote_status"))
+    {
+        return 1;
+    }
+
+    if (val->quote == NULL) {
+        return 0;
+    }
+
+    for (i = 0; i < sizeof(kx_enrich_from_quote)
+                    / sizeof(kx_enrich_from_quote[0]); i++)
+    {
+        if (kx_enrich_is(key, len, kx_enrich_from_quote[i])) {
+            return kx_json_obj_get(val->quote, kx_enrich_from_quote[i])
+                   != NULL;
+        }
+    }
+
+    return kx_enrich_is(key, len, "quote_timestamp")
+           && kx_json_obj_get(val->quote, "timestamp") != NULL;
 }
 
 

@@ -24,6 +24,7 @@
 #define KX_JWT_HEADER_MAX       1024
 
 
+static jwt_alg_t kx_jwt_alg(const char *name);
 static const kx_jwt_key_t *kx_jwt_find_key(const kx_jwt_keyset_t *ks,
     const char *kid, size_t kid_len);
 static int kx_jwt_decode_part(const char *s, size_t len, size_t max,
@@ -55,15 +56,20 @@ kx_jwt_algs_parse(const char *list, size_t len, unsigned *mask)
     while (i < len) {
         n = 0;
         while (i < len && list[i] != ',') {
-            if (n + 1 >= sizeof(name)) {
+            /* a NUL would end the name early: "HS256\0junk" */
+            if (n + 1 >= sizeof(name) || list[i] == '\0') {
                 return KX_JWT_EALG;
             }
             name[n++] = list[i++];
         }
         name[n] = '\0';
-        i++;
 
-        alg = jwt_str_alg(name);
+        /* a comma last names an empty algorithm, as ",," does */
+        if (i < len && ++i == len) {
+            return KX_JWT_EALG;
+        }
+
+        alg = kx_jwt_alg(name);
         if (alg == JWT_ALG_INVAL || alg == JWT_ALG_NONE) {
             return KX_JWT_EALG;
         }
@@ -72,6 +78,27 @@ kx_jwt_algs_parse(const char *list, size_t len, unsigned *mask)
     }
 
     return *mask ? KX_JWT_OK : KX_JWT_EALG;
+}
+
+
+/*
+ * libjwt matches names ignoring case; "alg" is case-sensitive (RFC 7515
+ * 4.1.1), and "hs256" is no name we allowed.
+ */
+static jwt_alg_t
+kx_jwt_alg(const char *name)
+{
+    jwt_alg_t    alg;
+    const char  *s;
+
+    alg = jwt_str_alg(name);
+    if (alg == JWT_ALG_INVAL) {
+        return alg;
+    }
+
+    s = jwt_alg_str(alg);
+
+    return (s && strcmp(s, name) == 0) ? alg : JWT_ALG_INVAL;
 }
 
 
@@ -223,7 +250,7 @@ kx_jwt_verify(const kx_jwt_keyset_t *ks, const char *token, size_t len,
 
     kx_json_free(header);
 
-    alg = jwt_str_alg(alg_name);
+    alg = kx_jwt_alg(alg_name);
     if (alg == JWT_ALG_INVAL || alg == JWT_ALG_NONE
         || !(key->algs & (1u << alg)))
     {
@@ -233,6 +260,19 @@ kx_jwt_verify(const kx_jwt_keyset_t *ks, const char *token, size_t len,
     copy = malloc(len + 1);
     if (copy == NULL) {
         return KX_JWT_ENOMEM;
+    }
+
+    /*
+     * libjwt reads the token up to a NUL and decodes the signature
+     * leniently, so "<token>\0junk" or another last character would
+     * verify as the token: the signature must be strict base64url.
+     */
+    if (kx_base64url_decode((unsigned char *) copy, dot2 + 1,
+                            token + len - dot2 - 1)
+        <= 0)
+    {
+        free(copy);
+        return KX_JWT_EMALFORMED;
     }
 
     memcpy(copy, token, len);
@@ -438,7 +478,8 @@ kx_jwt_check_claims(kx_jwt_claims_t *c, const kx_jwt_verify_t *opt)
 int
 kx_jwt_check_times(const kx_jwt_claims_t *c, const kx_jwt_verify_t *opt)
 {
-    if (c->has_exp && opt->now > c->exp + opt->leeway) {
+    /* exp is the token's, any int64: only our own values are summed */
+    if (c->has_exp && opt->now - opt->leeway > c->exp) {
         return KX_JWT_EEXPIRED;
     }
 
@@ -468,7 +509,7 @@ kx_jwt_issue(const kx_jwt_key_t *key, const char *alg_name, const char *sub,
                    : (key->algs & (1u << JWT_ALG_HS384)) ? "HS384" : "HS512";
     }
 
-    alg = jwt_str_alg(alg_name);
+    alg = kx_jwt_alg(alg_name);
     if (alg != JWT_ALG_HS256 && alg != JWT_ALG_HS384
         && alg != JWT_ALG_HS512)
     {
@@ -554,7 +595,7 @@ kx_jwt_jwk_add(kx_jwt_keyset_t *ks, const kx_json_node_t *jwk, char *err,
     int          rc;
     char        *pem, kid[KX_JWT_KID_MAX + 1];
     size_t       len, pem_len;
-    unsigned     algs;
+    unsigned     algs, family;
     const char  *kty, *s, *crv;
     size_t       kty_len, crv_len;
 
@@ -584,27 +625,42 @@ kx_jwt_jwk_add(kx_jwt_keyset_t *ks, const kx_json_node_t *jwk, char *err,
     crv_len = 0;
     (void) kx_json_get_str(jwk, "crv", &crv, &crv_len);
 
-    if (kx_json_get_str(jwk, "alg", &s, &len) == KX_JSON_OK) {
-        rc = kx_jwt_algs_parse(s, len, &algs);
-
-    } else if (kty_len == 3 && memcmp(kty, "RSA", 3) == 0) {
-        rc = kx_jwt_algs_parse("RS256,RS384,RS512", 17, &algs);
+    /* what a key of this type can sign with */
+    if (kty_len == 3 && memcmp(kty, "RSA", 3) == 0) {
+        rc = kx_jwt_algs_parse("RS256,RS384,RS512", 17, &family);
 
     } else if (kty_len == 3 && memcmp(kty, "oct", 3) == 0) {
-        rc = kx_jwt_algs_parse("HS256,HS384,HS512", 17, &algs);
+        rc = kx_jwt_algs_parse("HS256,HS384,HS512", 17, &family);
 
     } else if (kty_len == 2 && memcmp(kty, "EC", 2) == 0 && crv
                && crv_len == 5 && memcmp(crv, "P-256", 5) == 0)
     {
-        rc = kx_jwt_algs_parse("ES256", 5, &algs);
+        rc = kx_jwt_algs_parse("ES256", 5, &family);
 
     } else if (kty_len == 2 && memcmp(kty, "EC", 2) == 0 && crv
                && crv_len == 5 && memcmp(crv, "P-384", 5) == 0)
     {
-        rc = kx_jwt_algs_parse("ES384", 5, &algs);
+        rc = kx_jwt_algs_parse("ES384", 5, &family);
 
     } else {
+        family = 0;
         rc = KX_JWT_EKEY;
+    }
+
+    algs = family;
+
+    /*
+     * "alg" narrows the type's list, never leaves it: an RSA or EC
+     * public key allowed as an HMAC secret would let anyone sign.
+     */
+    if (rc == KX_JWT_OK
+        && kx_json_get_str(jwk, "alg", &s, &len) == KX_JSON_OK)
+    {
+        rc = kx_jwt_algs_parse(s, len, &algs);
+
+        if (rc == KX_JWT_OK && (algs & ~family)) {
+            rc = KX_JWT_EKEY;
+        }
     }
 
     if (rc != KX_JWT_OK) {

@@ -152,6 +152,40 @@ main(void)
     kx_jw_free(&w);
     kx_json_free(pf);
 
+    /*
+     * A position that carries fields the enrichment writes (found by
+     * fuzz/fuzz_gateway_misc.c): each must come out once, or the answer
+     * has duplicate keys and JSON readers disagree on its values.
+     */
+    pf = parse("{\"cash_balance\":\"1\",\"positions\":["
+               "{\"symbol\":\"AAPL\",\"quantity\":\"1\",\"avg_cost\":\"1\","
+               "\"quote_status\":\"stale\",\"bid\":\"1.00\","
+               "\"quote_timestamp\":\"old\",\"note\":\"kept\"},"
+               "{\"symbol\":\"TSLA\",\"quantity\":\"1\",\"avg_cost\":\"1\","
+               "\"quote_status\":\"stale\",\"bid\":\"2.00\"}]}");
+    quotes[0] = kx_json_root(q0);
+    quotes[1] = NULL;
+    kx_jw_init(&w);
+    kx_tap_ok(kx_enrich_write(&w, kx_json_root(pf), quotes) == KX_ENRICH_OK
+              && kx_jw_finish(&w, &out, &len) == KX_JW_OK,
+              "position with fields of its own enriched");
+    res = parse(out);
+    kx_tap_ok(res != NULL, "no duplicate keys in the answer");
+    root = kx_json_root(res);
+    p0 = kx_json_arr_at(kx_json_obj_get(root, "positions"), 0);
+    p1 = kx_json_arr_at(kx_json_obj_get(root, "positions"), 1);
+    kx_tap_ok(field_is(p0, "quote_status", "live")
+              && field_is(p0, "bid", "110.00")
+              && field_is(p0, "quote_timestamp", "2026-11-25T15:00:00.000Z")
+              && field_is(p0, "note", "kept"),
+              "live: the quote's fields replace the position's");
+    kx_tap_ok(field_is(p1, "quote_status", "unavailable")
+              && field_is(p1, "bid", "2.00"),
+              "no quote: the status replaced, the other fields kept");
+    kx_json_free(res);
+    kx_jw_free(&w);
+    kx_json_free(pf);
+
     kx_json_free(q0);
 
     return kx_tap_done();

@@ -15,6 +15,7 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 
 #include "kx_tap.h"
@@ -73,6 +74,38 @@ b64url_str(const char *s)
     char  *out = malloc(kx_base64_encoded_len(strlen(s)) + 1);
     size_t n = kx_base64url_encode(out, (const unsigned char *) s, strlen(s));
     out[n] = '\0';
+    return out;
+}
+
+
+/*
+ * header.payload signed with HMAC-SHA256 by hand, for headers that libjwt
+ * would rewrite ("alg":"hs256")
+ */
+static char *
+hs256_token(const char *header_json, const char *payload_json,
+    const void *key, size_t key_len)
+{
+    char           *h, *p, *out;
+    size_t          n;
+    unsigned        mdlen;
+    unsigned char   mac[EVP_MAX_MD_SIZE];
+
+    h = b64url_str(header_json);
+    p = b64url_str(payload_json);
+    out = malloc(strlen(h) + strlen(p) + 2 + kx_base64_encoded_len(64) + 1);
+    n = (size_t) sprintf(out, "%s.%s", h, p);
+
+    HMAC(EVP_sha256(), key, (int) key_len, (unsigned char *) out, n, mac,
+         &mdlen);
+
+    out[n++] = '.';
+    n += kx_base64url_encode(out + n, mac, mdlen);
+    out[n] = '\0';
+
+    free(h);
+    free(p);
+
     return out;
 }
 
@@ -341,6 +374,68 @@ main(void)
         kx_jwt_keyset_free(&k5);
     }
 
+    /* --- found by fuzz/fuzz_jwt.c ------------------------------------ */
+
+    kx_tap_ok(kx_jwt_algs_parse("HS256,", 6, &mask) == KX_JWT_EALG,
+              "alg list with an empty last name refused");
+    kx_tap_ok(kx_jwt_algs_parse("HS256\0RS", 8, &mask) == KX_JWT_EALG,
+              "alg list with a NUL refused");
+    kx_tap_ok(kx_jwt_algs_parse("hs256", 5, &mask) == KX_JWT_EALG,
+              "alg names are case-sensitive");
+
+    /* signed right, but "hs256" is not the HS256 the key allows */
+    tok = hs256_token("{\"alg\":\"hs256\"}", "{\"sub\":\"u\"}", secret,
+                      strlen(secret));
+    kx_tap_ok(verify(&ks, tok, &opt, &c) == KX_JWT_EALG,
+              "header alg \"hs256\" refused");
+    free(tok);
+
+    /* libjwt stops at a NUL: the bytes after it must not ride along */
+    kx_jwt_issue(hs, "HS256", "u", NOW, NOW + 60, NULL, NULL, &tok);
+    snprintf(buf, sizeof(buf), "%s", tok);
+    memcpy(buf + strlen(tok), "\0junk", 5);
+    rc = kx_jwt_verify(&ks, buf, strlen(tok) + 5, &opt, &c);
+    kx_tap_ok(rc == KX_JWT_EMALFORMED, "bytes after a NUL refused (%s)",
+              kx_jwt_strerror(rc));
+    if (rc == KX_JWT_OK) {
+        kx_jwt_claims_free(&c);
+    }
+    free(tok);
+
+    /* signatures with a last character no encoder writes (4 unused bits) */
+    tok = make_token("{\"kid\":\"rsa1\"}", "{\"sub\":\"u\"}", JWT_ALG_RS256,
+                     rsa_priv, strlen(rsa_priv));
+    tok[strlen(tok) - 1] ^= 1;
+    rc = verify(&ks, tok, &opt, &c);
+    kx_tap_ok(rc != KX_JWT_OK, "non-canonical RS256 signature refused (%s)",
+              kx_jwt_strerror(rc));
+    if (rc == KX_JWT_OK) {
+        kx_jwt_claims_free(&c);
+    }
+    free(tok);
+
+    tok = make_token("{\"kid\":\"ec1\"}", "{\"sub\":\"u\"}", JWT_ALG_ES256,
+                     ec_priv, strlen(ec_priv));
+    tok[strlen(tok) - 1] ^= 1;
+    rc = verify(&ks, tok, &opt, &c);
+    kx_tap_ok(rc != KX_JWT_OK, "non-canonical ES256 signature refused (%s)",
+              kx_jwt_strerror(rc));
+    if (rc == KX_JWT_OK) {
+        kx_jwt_claims_free(&c);
+    }
+    free(tok);
+
+    /* exp + leeway overflowed, and a token for ever read as expired */
+    tok = make_token(NULL, "{\"sub\":\"u\",\"exp\":9223372036854775807}",
+                     JWT_ALG_HS256, secret, strlen(secret));
+    rc = verify(&ks, tok, &opt, &c);
+    kx_tap_ok(rc == KX_JWT_OK, "exp at INT64_MAX is not expired (%s)",
+              kx_jwt_strerror(rc));
+    if (rc == KX_JWT_OK) {
+        kx_jwt_claims_free(&c);
+    }
+    free(tok);
+
     /* --- the verification cache ------------------------------------ */
 
     {
@@ -472,6 +567,49 @@ main(void)
     kx_tap_ok(verify(&jk, tok, &opt, &c) == KX_JWT_EALG,
               "JWKS alg RS256 refuses RS384");
     free(tok);
+
+    /*
+     * "alg" beyond the key type: the RSA public key (public) as an HMAC
+     * secret would let anyone sign.
+     */
+    {
+        char             *sn = bn_b64(n, 0), *se = bn_b64(e, 0);
+        kx_jwt_keyset_t   ck;
+
+        memset(&ck, 0, sizeof(ck));
+        snprintf(jwks, sizeof(jwks),
+                 "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"c\",\"alg\":\"HS256\","
+                 "\"n\":\"%s\",\"e\":\"%s\"}]}", sn, se);
+        rc = kx_jwt_keyset_add_jwks(&ck, jwks, strlen(jwks), err,
+                                    sizeof(err));
+        kx_tap_ok(rc == KX_JWT_EKEY && ck.nkeys == 0,
+                  "JWKS RSA key with alg HS256 refused");
+
+        if (ck.nkeys == 1) {
+            tok = make_token("{\"kid\":\"c\"}", "{\"sub\":\"forged\"}",
+                             JWT_ALG_HS256, (char *) ck.keys[0].key,
+                             ck.keys[0].key_len);
+            rc = verify(&ck, tok, &opt, &c);
+            kx_tap_diag("a token signed with the public key: %s",
+                        kx_jwt_strerror(rc));
+            if (rc == KX_JWT_OK) {
+                kx_jwt_claims_free(&c);
+            }
+            free(tok);
+        }
+
+        kx_jwt_keyset_free(&ck);
+
+        snprintf(jwks, sizeof(jwks), "{\"keys\":[{\"kty\":\"oct\","
+                 "\"alg\":\"RS256\",\"k\":\"c2VjcmV0\"}]}");
+        rc = kx_jwt_keyset_add_jwks(&ck, jwks, strlen(jwks), err,
+                                    sizeof(err));
+        kx_tap_ok(rc == KX_JWT_EKEY && ck.nkeys == 0,
+                  "JWKS oct key with alg RS256 refused");
+        kx_jwt_keyset_free(&ck);
+        free(sn);
+        free(se);
+    }
 
     {
         const char *weak = "{\"keys\":[{\"kty\":\"RSA\","
