@@ -43,6 +43,7 @@ static void kx_alpaca_jw_dec(kx_jw_t *w, const char *key, kx_dec_t d);
 static int kx_alpaca_fill_price(kx_dec_t old_qty, kx_dec_t old_avg,
     kx_dec_t new_qty, kx_dec_t new_avg, kx_dec_t *price);
 static int64_t kx_alpaca_days_from_civil(int64_t y, unsigned m, unsigned d);
+static int64_t kx_alpaca_month_days(int64_t y, int64_t m);
 static int kx_alpaca_digits(const char *s, size_t n, int64_t *out);
 static int kx_alpaca_contains(const char *s, const char *word);
 
@@ -768,8 +769,9 @@ kx_alpaca_time_parse(const char *s, size_t len, int64_t *usec)
         return -1;
     }
 
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59
-        || sec > 60)
+    /* days_from_civil() would carry 2025-02-29 silently into March */
+    if (mo < 1 || mo > 12 || d < 1 || d > kx_alpaca_month_days(y, mo)
+        || h > 23 || mi > 59 || sec > 60)
     {
         return -1;
     }
@@ -838,6 +840,21 @@ kx_alpaca_days_from_civil(int64_t y, unsigned m, unsigned d)
     doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
 
     return era * 146097 + (int64_t) doe - 719468;
+}
+
+
+static int64_t
+kx_alpaca_month_days(int64_t y, int64_t m)
+{
+    static const unsigned char  days[] = {
+        31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
+    };
+
+    if (m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)) {
+        return 29;
+    }
+
+    return days[m - 1];
 }
 
 

@@ -608,6 +608,14 @@ test_times(void)
     is_int(t("2021-03-17T00:08:01.942282+05:30"), INT64_C(1615919881942282),
            "positive offset");
     is_int(t("2024-02-29T00:00:00Z"), INT64_C(1709164800000000), "leap day");
+    is_int(t("2000-02-29T00:00:00Z"), INT64_C(951782400000000),
+           "leap day of a century divisible by 400");
+    ok(kx_alpaca_time_parse("2025-02-29T23:51:16Z", 20, &us) != 0,
+       "29 February of a common year refused, not read as 1 March");
+    ok(kx_alpaca_time_parse("1900-02-29T00:00:00Z", 20, &us) != 0,
+       "29 February of 1900 refused");
+    ok(kx_alpaca_time_parse("2024-04-31T00:00:00Z", 20, &us) != 0,
+       "31 April refused");
     ok(kx_alpaca_time_parse("2021-03-16 18:38:01", 19, &us) != 0,
        "no zone refused");
     ok(kx_alpaca_time_parse("2021-13-16T18:38:01Z", 20, &us) != 0,
