@@ -261,6 +261,8 @@ kx_json_run_yajl(kx_json_ctx_t *ctx, const char *buf, size_t len)
  * ASCII is a syntax error anyway) and that \u escapes pair surrogates:
  * yajl turns a lone high surrogate into "?" and a lone low one into
  * invalid UTF-8, and would glue a high one to any following escape.
+ * Also refuses two things yajl lets through: \f and \v between tokens,
+ * and a string left open at the end.
  */
 
 static int
@@ -294,6 +296,13 @@ kx_json_prescan(const char *buf, size_t len, kx_json_perr_t *err)
             continue;
         }
 
+        if (!in_str && (*p == '\f' || *p == '\v')) {
+            /* yajl takes them for whitespace; JSON does not (RFC 8259 2) */
+            kx_json_fail(err, KX_JSON_PE_SYNTAX, p - buf,
+                         "invalid whitespace");
+            return err->code;
+        }
+
         if (!in_str || *p != '\\') {
             p++;
             continue;
@@ -322,6 +331,15 @@ kx_json_prescan(const char *buf, size_t len, kx_json_perr_t *err)
         }
 
         p += 6;
+    }
+
+    /*
+     * yajl keeps a string still open at the end as an incomplete token
+     * and, with the root value complete, answers OK: '{"a":1}"' parsed
+     */
+    if (in_str) {
+        kx_json_fail(err, KX_JSON_PE_SYNTAX, len, "unterminated string");
+        return err->code;
     }
 
     return KX_JSON_PE_OK;

@@ -424,6 +424,14 @@ test_errors(void)
     parse_fails(S("{a:1}"), NULL, KX_JSON_PE_SYNTAX, "bare key");
     parse_fails(S("[1] [2]"), NULL, KX_JSON_PE_SYNTAX, "two values");
     parse_fails(S("{} x"), NULL, KX_JSON_PE_SYNTAX, "trailing garbage");
+    parse_fails(S("{\"a\":1}\""), NULL, KX_JSON_PE_SYNTAX,
+                "trailing open string");
+    parse_fails(S("[1]\"xx"), NULL, KX_JSON_PE_SYNTAX,
+                "trailing open string with text");
+    parse_fails(S("{\f\"a\":1\v}"), NULL, KX_JSON_PE_SYNTAX,
+                "form feed and vertical tab are not whitespace");
+    parse_fails(S("\"a\\\""), NULL, KX_JSON_PE_SYNTAX,
+                "a string whose last quote is escaped");
     parse_fails(S("1 2"), NULL, KX_JSON_PE_SYNTAX, "two numbers");
     parse_fails(S("01"), NULL, KX_JSON_PE_SYNTAX, "leading zero");
     parse_fails(S("[.5]"), NULL, KX_JSON_PE_SYNTAX, "no leading digit");
