@@ -471,6 +471,22 @@ test_apply(void)
     rc = kx_alpaca_order_apply(&o, &a, 1000, &ch);
     ok(rc == KX_ALPACA_ESTATE, "a fill without a price refused");
 
+    /* more filled than ordered: refused, the order untouched */
+    kx_order_init(&o);
+    o.quantity = dec("10");
+    o.status = KX_ORDER_ACCEPTED;
+    saved = o;
+
+    a = alpaca("filled", "10.000001", "10");
+    rc = kx_alpaca_order_apply(&o, &a, 1000, &ch);
+    ok(rc == KX_ALPACA_ESTATE && memcmp(&o, &saved, sizeof(o)) == 0,
+       "a fill beyond the order's quantity refused");
+
+    a = alpaca("filled", "10", "10");
+    rc = kx_alpaca_order_apply(&o, &a, 1000, &ch);
+    ok(rc == KX_ALPACA_OK && o.status == KX_ORDER_FILLED,
+       "a fill of exactly the order's quantity taken");
+
     /* rejected and expired straight from new */
     kx_order_init(&o);
     o.quantity = dec("1");
