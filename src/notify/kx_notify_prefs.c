@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/kx_utf8.h"
 #include "notify/kx_notify_prefs.h"
 
 
@@ -70,11 +71,12 @@ kx_prefs_email(const char *s, size_t len)
         return 0;
     }
 
-    at = 0;
+    /* len: none yet (0 would let "@a@b" through: an '@' at 0 is one) */
+    at = len;
 
     for (i = 0; i < len; i++) {
         if (s[i] == '@') {
-            if (at) {
+            if (at != len) {
                 return 0;
             }
 
@@ -273,8 +275,14 @@ kx_notify_prefs_validate(const kx_json_node_t *body, char *err, size_t size)
             continue;
         }
 
-        snprintf(err, size, "unknown field %.*s", (int) (klen > 40 ? 40 : klen),
-                 key);
+        /*
+         * at most 40 bytes of the key, and whole characters: the message
+         * goes back to a person, and a character cut in two would come
+         * out as U+FFFD
+         */
+        len = kx_utf8_validate(key, klen > 40 ? 40 : klen);
+
+        snprintf(err, size, "unknown field %.*s", (int) len, key);
         return -1;
     }
 

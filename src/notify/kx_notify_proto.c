@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/kx_json.h"
+#include "core/kx_utf8.h"
 #include "market/kx_symbols.h"
 #include "notify/kx_notify_proto.h"
 
@@ -66,9 +67,11 @@ kx_notify_cmd_symbols(kx_notify_cmd_t *cmd, const kx_json_node_t *arr)
         }
 
         if (sym < 0) {
+            /* 16 bytes of it, in whole characters: JSON carries UTF-8 */
             cmd->error = "unknown_symbol";
             snprintf(cmd->message, sizeof(cmd->message),
-                     "unknown symbol %.*s", (int) (len > 16 ? 16 : len), s);
+                     "unknown symbol %.*s",
+                     (int) kx_utf8_validate(s, len > 16 ? 16 : len), s);
             return -1;
         }
 
@@ -497,7 +500,7 @@ kx_notify_render(const char *type, size_t type_len,
         snprintf(body, 256, "%s %s %s @ %s",
                  strcmp(side, "sell") == 0 ? "Sold" : "Bought", qty, sym,
                  price);
-        return 1;
+        goto rendered;
     }
 
     if (KX_IS("order.cancelled")) {
@@ -505,7 +508,7 @@ kx_notify_render(const char *type, size_t type_len,
         snprintf(title, 128, "Order %s: %s", status, sym);
         snprintf(body, 256, "%s order for %s %s was %s", *side ? side : "An",
                  kx_notify_field(payload, "quantity", "?"), sym, status);
-        return 1;
+        goto rendered;
     }
 
     if (KX_IS("agent.executed")) {
@@ -514,17 +517,29 @@ kx_notify_render(const char *type, size_t type_len,
         snprintf(title, 128, "Agent ran: %s", name);
         snprintf(body, 256, "%s",
                  kx_notify_field(payload, "summary", "The agent executed."));
-        return 1;
+        goto rendered;
     }
 
     if (KX_IS("alert") || KX_IS("trigger.fired")) {
         snprintf(title, 128, "%s",
                  kx_notify_field(payload, "title", "Alert"));
         snprintf(body, 256, "%s", kx_notify_field(payload, "message", ""));
-        return 1;
+        goto rendered;
     }
 
 #undef KX_IS
 
     return 0;
+
+rendered:
+
+    /*
+     * snprintf() cuts long lines at a byte, maybe inside a character,
+     * and the database refuses text that is not UTF-8: the notification
+     * would be lost.  The fields are UTF-8, so only the cut can be bad.
+     */
+    title[kx_utf8_validate(title, strlen(title))] = '\0';
+    body[kx_utf8_validate(body, strlen(body))] = '\0';
+
+    return 1;
 }

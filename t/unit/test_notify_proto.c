@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/kx_utf8.h"
 #include "market/kx_symbols.h"
 #include "notify/kx_notify_prefs.h"
 #include "notify/kx_notify_proto.h"
@@ -15,6 +16,10 @@
 
 
 #define is_json(got, len, want, name)  is_mem(got, len, want, strlen(want), name)
+
+/* "\u00e9" (2 bytes) 7 and 49 times: long lines of non-ASCII text */
+#define E7   "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+#define E49  E7 E7 E7 E7 E7 E7 E7
 
 
 static void
@@ -74,6 +79,13 @@ test_cmd(void)
     cmd_err("{\"action\":\"auth\"}", "invalid_token");
     cmd_err("{\"action\":\"resume\",\"last_event_id\":\"x-1\"}",
             "invalid_event_id");
+
+    /* the message quotes 16 bytes of the symbol, whole characters */
+    j = "{\"action\":\"subscribe\",\"symbols\":[\"K" E7 "\xc3\xa9\"]}";
+    ok(kx_notify_cmd_parse(j, strlen(j), &cmd) == -1, "long symbol refused");
+    is_str(cmd.message, "unknown symbol K\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+           "\xc3\xa9\xc3\xa9\xc3\xa9", "message cut between characters");
+    kx_notify_cmd_free(&cmd);
 }
 
 
@@ -189,6 +201,28 @@ test_render(void)
     ok(kx_notify_render("portfolio.updated", 17, kx_json_root(doc), title,
                         body) == 0, "portfolio.updated does not");
     kx_json_free(doc);
+
+    /*
+     * Fields of 98 bytes of "\u00e9" make lines longer than the buffers:
+     * the cut falls inside a character, and the database refuses text
+     * that is not UTF-8, so the notification was never stored.
+     */
+    j = "{\"symbol\":\"" E49 "\",\"side\":\"buy\",\"status\":\"" E49 "\","
+        "\"fill\":{\"quantity\":\"" E49 "\",\"price\":\"1" E49 "\"}}";
+    ok(kx_json_parse(j, strlen(j), NULL, &doc, NULL) == 0,
+       "long payload parsed");
+
+    ok(kx_notify_render("order.cancelled", 15, kx_json_root(doc), title,
+                        body) == 1, "order.cancelled notifies");
+    ok(kx_utf8_validate(title, strlen(title)) == strlen(title)
+       && strlen(title) == 126, "long title cut between characters");
+
+    ok(kx_notify_render("order.filled", 12, kx_json_root(doc), title, body)
+       == 1, "order.filled notifies");
+    ok(kx_utf8_validate(body, strlen(body)) == strlen(body)
+       && strlen(body) == 254, "long body cut between characters");
+
+    kx_json_free(doc);
 }
 
 
@@ -219,6 +253,10 @@ prefs(const char *json, int want, const char *what)
 static void
 test_prefs(void)
 {
+    char            err[128];
+    const char     *j;
+    kx_json_doc_t  *doc;
+
     prefs("{\"email_enabled\":false,\"tz\":\"Europe/Paris\","
           "\"quiet_hours_start\":\"22:00\",\"quiet_hours_end\":\"07:30:00\","
           "\"phone_number\":\"+14155550100\",\"email_address\":\"a@b.c\","
@@ -228,6 +266,9 @@ test_prefs(void)
     prefs("{}", -1, "empty update refused");
     prefs("{\"colour\":\"red\"}", -1, "unknown field refused");
     prefs("{\"email_enabled\":\"yes\"}", -1, "boolean required");
+    prefs("{\"email_address\":\"a@b@c\"}", -1, "two @ refused");
+    prefs("{\"email_address\":\"@a@b.c\"}", -1,
+          "two @ refused, the first leading");
     prefs("{\"phone_number\":\"0415\"}", -1, "not E.164");
     prefs("{\"quiet_hours_start\":\"25:00\"}", -1, "bad time");
     prefs("{\"tz\":\"Europe/Paris; DROP\"}", -1, "bad zone name");
@@ -235,6 +276,16 @@ test_prefs(void)
           "unknown channel");
     prefs("{\"per_type\":{\"order_filled\":{\"email\":1}}}", -1,
           "channel flag must be boolean");
+
+    /* the message names the first 40 bytes of a key, whole characters */
+    j = "{\"x" E49 "\":1}";
+    ok(kx_json_parse(j, strlen(j), NULL, &doc, NULL) == 0,
+       "long key parsed");
+    ok(kx_notify_prefs_validate(kx_json_root(doc), err, sizeof(err)) == -1,
+       "long unknown key refused");
+    is_str(err, "unknown field x" E7 E7 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+           "\xc3\xa9", "message cut between characters");
+    kx_json_free(doc);
 }
 
 
