@@ -235,6 +235,12 @@ ref_frame(const unsigned char *b, size_t n, uint64_t max, ref_frame_t *r)
     if (len7 == 126) {
         plen = (uint64_t) b[2] * 256 + b[3];
 
+        if (plen < 126) {
+            r->rc = KX_WS_ERROR;
+            r->close_code = KX_WS_CLOSE_PROTOCOL;
+            return;
+        }
+
     } else if (len7 == 127) {
         if (b[2] >= 0x80) {
             r->rc = KX_WS_ERROR;
@@ -244,6 +250,13 @@ ref_frame(const unsigned char *b, size_t n, uint64_t max, ref_frame_t *r)
 
         for (plen = 0, i = 2; i < 10; i++) {
             plen = plen * 256 + b[i];
+        }
+
+        /* RFC 6455 5.2: the shortest form only */
+        if (plen < 65536) {
+            r->rc = KX_WS_ERROR;
+            r->close_code = KX_WS_CLOSE_PROTOCOL;
+            return;
         }
     }
 

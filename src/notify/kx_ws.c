@@ -125,6 +125,11 @@ kx_ws_frame_parse(unsigned char *buf, size_t len, uint64_t max_payload,
         plen = ((uint64_t) buf[2] << 8) | buf[3];
         hlen = 4;
 
+        /* RFC 6455 5.2: the length in the fewest bytes that hold it */
+        if (plen < 126) {
+            goto protocol;
+        }
+
     } else if (plen == 127) {
         if (len < 10) {
             return KX_WS_AGAIN;
@@ -141,6 +146,10 @@ kx_ws_frame_parse(unsigned char *buf, size_t len, uint64_t max_payload,
         }
 
         hlen = 10;
+
+        if (plen <= 0xffff) {
+            goto protocol;
+        }
     }
 
     if (plen > max_payload) {

@@ -100,6 +100,17 @@ test_parse(void)
     rc = kx_ws_frame_parse(buf, n, 1024, &f);
     ok(rc == KX_WS_ERROR, "reserved opcode: error");
 
+    /* RFC 6455 5.2: a length in more bytes than it needs */
+    memcpy(buf, "\x82\xfe\x00\x7d", 4);
+    rc = kx_ws_frame_parse(buf, 4, 1024, &f);
+    ok(rc == KX_WS_ERROR && f.close_code == KX_WS_CLOSE_PROTOCOL,
+       "125 in a 16-bit length: 1002");
+
+    memcpy(buf, "\x82\xff\x00\x00\x00\x00\x00\x00\xff\xff", 10);
+    rc = kx_ws_frame_parse(buf, 10, 70000, &f);
+    ok(rc == KX_WS_ERROR && f.close_code == KX_WS_CLOSE_PROTOCOL,
+       "65535 in a 64-bit length: 1002");
+
     n = kx_ws_client_frame(buf, KX_WS_OP_PING, 0, (unsigned char *) "a", 1,
                            mask);
     rc = kx_ws_frame_parse(buf, n, 1024, &f);
