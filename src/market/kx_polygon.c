@@ -683,7 +683,8 @@ kx_polygon_bar(const kx_json_node_t *o, kx_polygon_bar_t *b)
         || kx_polygon_price(o, "l", &b->l, &has_l) != KX_POLYGON_OK
         || kx_polygon_price(o, "c", &b->c, &has_c) != KX_POLYGON_OK
         || kx_polygon_price(o, "vw", &b->vw, &has_vw) != KX_POLYGON_OK
-        || kx_polygon_opt_int(o, "n", &b->n) != KX_POLYGON_OK)
+        || kx_polygon_opt_int(o, "n", &b->n) != KX_POLYGON_OK
+        || b->n < 0)
     {
         return KX_POLYGON_EVALUE;
     }
@@ -1292,7 +1293,8 @@ kx_polygon_ws_event(const kx_json_node_t *o, kx_polygon_event_t *ev)
 
     if (kx_polygon_price(o, "p", &ev->price, &has) != KX_POLYGON_OK
         || !has
-        || kx_polygon_opt_int(o, "s", &ev->size) != KX_POLYGON_OK)
+        || kx_polygon_opt_int(o, "s", &ev->size) != KX_POLYGON_OK
+        || ev->size < 0)
     {
         return KX_POLYGON_EVALUE;
     }

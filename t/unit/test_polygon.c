@@ -732,6 +732,13 @@ test_polygon_fuzz(void)
            KX_POLYGON_EVALUE, "ws: a size rounded past the smallest value");
     is_int((int64_t) n, 0, "ws: is not an event");
 
+    /* sizes are counts, as a quote's are */
+    n = 0;
+    is_int(kx_polygon_ws_events(
+               S("[{\"ev\":\"T\",\"sym\":\"X\",\"p\":1,\"t\":1,"
+                 "\"s\":-5}]"), count_events, &n),
+           KX_POLYGON_EVALUE, "ws: a trade of negative size refused");
+
     /* "2022-02-31" counted on into March */
     rc = kx_json_parse(S("{\"results\":[{\"id\":\"1\",\"title\":\"t\","
                          "\"published_utc\":\"2022-02-31T10:00:00Z\"},"
