@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kx_backoff.h"
+#include "kx_calendar.h"
 
 
 typedef struct {
@@ -437,38 +438,16 @@ kx_date_time(kx_date_cur_t *c, int *h, int *m, int *s)
 }
 
 
-/* days from 1970-01-01 of a proleptic Gregorian date (H. Hinnant) */
-
 static int
 kx_date_epoch(int year, int month, int day, int h, int m, int s,
     int64_t *epoch_s)
 {
-    int       leap, mdays;
-    int64_t   y, era, yoe, doy, doe, days;
-
-    static const int  month_days[] = {
-        31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
-    };
-
-    if (year < 1 || month < 1 || month > 12 || day < 1) {
+    if (year < 1 || !kx_date_valid(year, month, day)) {
         return -1;
     }
 
-    leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    mdays = month_days[month - 1] + (month == 2 && leap);
-
-    if (day > mdays) {
-        return -1;
-    }
-
-    y = year - (month <= 2);
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    days = era * 146097 + doe - 719468;
-
-    *epoch_s = days * 86400 + h * 3600 + m * 60 + s;
+    *epoch_s = kx_days_from_civil(year, (unsigned) month, (unsigned) day)
+               * 86400 + h * 3600 + m * 60 + s;
 
     return 0;
 }

@@ -782,9 +782,8 @@ static int
 kx_polygon_iso_ms(const char *s, size_t len, int64_t *out)
 {
     int          i;
-    int64_t      f[6], ms, unit, days, y;
+    int64_t      f[6], ms, unit, days;
     size_t       p;
-    unsigned     m, d;
     const int    w[6] = { 4, 2, 2, 2, 2, 2 };
     const char   sep[6] = { '-', '-', 'T', ':', ':', 0 };
 
@@ -824,20 +823,13 @@ kx_polygon_iso_ms(const char *s, size_t len, int64_t *out)
         return -1;
     }
 
-    if (f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > 31 || f[3] > 23
-        || f[4] > 59 || f[5] > 60)
+    if (!kx_date_valid(f[0], f[1], f[2]) || f[3] > 23 || f[4] > 59
+        || f[5] > 60)
     {
         return -1;
     }
 
-    /* a day the month does not have ("2022-02-31") would count on into
-     * the next month: the date must come back from its day number */
     days = kx_days_from_civil(f[0], (unsigned) f[1], (unsigned) f[2]);
-    kx_civil_from_days(days, &y, &m, &d);
-
-    if (y != f[0] || m != (unsigned) f[1] || d != (unsigned) f[2]) {
-        return -1;
-    }
 
     *out = days * KX_MS_PER_DAY + f[3] * KX_MS_PER_HOUR
            + f[4] * KX_MS_PER_MINUTE + f[5] * 1000 + ms;

@@ -27,7 +27,6 @@ typedef struct {
 
 
 static int64_t kx_floor_div(int64_t a, int64_t b);
-static unsigned kx_days_in_month(int64_t year, unsigned month);
 static unsigned kx_nth_weekday(int64_t year, unsigned month, unsigned wday,
     unsigned n);
 static unsigned kx_last_weekday(int64_t year, unsigned month,
@@ -396,49 +395,6 @@ kx_ny_is_dst(int year, unsigned month, unsigned mday)
 }
 
 
-/* Howard Hinnant's days_from_civil */
-int64_t
-kx_days_from_civil(int64_t year, unsigned month, unsigned mday)
-{
-    int64_t  y, era, yoe, doy, doe;
-
-    y = year - (month <= 2);
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + mday - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-    return era * 146097 + doe - 719468;
-}
-
-
-void
-kx_civil_from_days(int64_t days, int64_t *year, unsigned *month,
-    unsigned *mday)
-{
-    int64_t  z, era, doe, yoe, doy, mp;
-
-    z = days + 719468;
-    era = (z >= 0 ? z : z - 146096) / 146097;
-    doe = z - era * 146097;
-    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    mp = (5 * doy + 2) / 153;
-
-    *mday = (unsigned) (doy - (153 * mp + 2) / 5 + 1);
-    *month = (unsigned) (mp < 10 ? mp + 3 : mp - 9);
-    *year = yoe + era * 400 + (*month <= 2);
-}
-
-
-unsigned
-kx_weekday(int64_t days)
-{
-    /* 1970-01-01 was a Thursday */
-    return (unsigned) (days - kx_floor_div(days + 4, 7) * 7 + 4);
-}
-
-
 size_t
 kx_sim_time_format(int64_t utc_ms, char *buf, size_t size)
 {
@@ -479,15 +435,6 @@ kx_floor_div(int64_t a, int64_t b)
     }
 
     return q;
-}
-
-
-static unsigned
-kx_days_in_month(int64_t year, unsigned month)
-{
-    return (unsigned) (kx_days_from_civil(year + (month == 12), month % 12 + 1,
-                                          1)
-                       - kx_days_from_civil(year, month, 1));
 }
 
 

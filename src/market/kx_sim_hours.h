@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/kx_calendar.h"
+
 
 /*
  * Market hours of the simulated market, and the calendar arithmetic
@@ -105,13 +107,6 @@ kx_nyse_day_e kx_nyse_day_by_rules(int year, unsigned month, unsigned mday);
 int kx_ny_utc_offset(int64_t utc_ms);
 /* whether daylight time is in effect at noon on a New York date */
 int kx_ny_is_dst(int year, unsigned month, unsigned mday);
-
-/* proleptic Gregorian calendar; days since 1970-01-01 */
-int64_t kx_days_from_civil(int64_t year, unsigned month, unsigned mday);
-void kx_civil_from_days(int64_t days, int64_t *year, unsigned *month,
-    unsigned *mday);
-/* 0 = Sunday ... 6 = Saturday */
-unsigned kx_weekday(int64_t days);
 
 /* ISO 8601 UTC with milliseconds; like snprintf (0 if out of range) */
 size_t kx_sim_time_format(int64_t utc_ms, char *buf, size_t size);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/kx_calendar.h"
 #include "trading/kx_alpaca.h"
 
 
@@ -42,8 +43,6 @@ static int kx_alpaca_get_flag(const kx_json_node_t *obj, const char *key);
 static void kx_alpaca_jw_dec(kx_jw_t *w, const char *key, kx_dec_t d);
 static int kx_alpaca_fill_price(kx_dec_t old_qty, kx_dec_t old_avg,
     kx_dec_t new_qty, kx_dec_t new_avg, kx_dec_t *price);
-static int64_t kx_alpaca_days_from_civil(int64_t y, unsigned m, unsigned d);
-static int64_t kx_alpaca_month_days(int64_t y, int64_t m);
 static int kx_alpaca_digits(const char *s, size_t n, int64_t *out);
 static int kx_alpaca_contains(const char *s, const char *word);
 
@@ -774,10 +773,7 @@ kx_alpaca_time_parse(const char *s, size_t len, int64_t *usec)
         return -1;
     }
 
-    /* days_from_civil() would carry 2025-02-29 silently into March */
-    if (mo < 1 || mo > 12 || d < 1 || d > kx_alpaca_month_days(y, mo)
-        || h > 23 || mi > 59 || sec > 60)
-    {
+    if (!kx_date_valid(y, mo, d) || h > 23 || mi > 59 || sec > 60) {
         return -1;
     }
 
@@ -822,44 +818,12 @@ kx_alpaca_time_parse(const char *s, size_t len, int64_t *usec)
         return -1;
     }
 
-    days = kx_alpaca_days_from_civil(y, (unsigned) mo, (unsigned) d);
+    days = kx_days_from_civil(y, (unsigned) mo, (unsigned) d);
 
     *usec = ((days * 86400 + h * 3600 + mi * 60 + sec) - off)
             * KX_ALPACA_USEC_PER_SEC + frac;
 
     return 0;
-}
-
-
-/* Howard Hinnant's days_from_civil */
-static int64_t
-kx_alpaca_days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    int64_t   era;
-    unsigned  yoe, doy, doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = (unsigned) (y - era * 400);
-    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-    return era * 146097 + (int64_t) doe - 719468;
-}
-
-
-static int64_t
-kx_alpaca_month_days(int64_t y, int64_t m)
-{
-    static const unsigned char  days[] = {
-        31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
-    };
-
-    if (m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)) {
-        return 29;
-    }
-
-    return days[m - 1];
 }
 
 

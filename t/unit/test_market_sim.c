@@ -156,6 +156,38 @@ test_calendar(void)
 
     ok(bad == 0, "civil dates round-trip from 1750 to 2298");
 
+    /* kx_date_valid() exactly when the date comes back from its day */
+    bad = 0;
+
+    for (y = 1899; y <= 2001; y++) {
+        for (m = 0; m <= 13; m++) {
+            for (d = 0; d <= 32; d++) {
+                int64_t   yy;
+                unsigned  mm, dd;
+
+                if (m >= 1 && m <= 12 && d >= 1) {
+                    kx_civil_from_days(kx_days_from_civil(y, m, d), &yy, &mm,
+                                       &dd);
+                    day = (yy == y && mm == m && dd == d);
+
+                } else {
+                    day = 0;
+                }
+
+                if (kx_date_valid(y, m, d) != (int) day) {
+                    bad++;
+                }
+            }
+        }
+    }
+
+    ok(bad == 0, "kx_date_valid agrees with the round trip, 1899-2001");
+    ok(!kx_date_valid(2025, 2, 29) && !kx_date_valid(1900, 2, 29)
+       && kx_date_valid(2000, 2, 29) && kx_date_valid(2024, 2, 29)
+       && !kx_date_valid(2024, 4, 31) && kx_date_valid(2024, 12, 31),
+       "leap years and short months");
+    is_int(kx_days_in_month(2023, 2), 28, "February 2023 has 28 days");
+
     kx_sim_time_format(0, buf, sizeof(buf));
     is_str(buf, "1970-01-01T00:00:00.000Z", "time format of 0");
     kx_sim_time_format(INT64_C(1764102540250), buf, sizeof(buf));
