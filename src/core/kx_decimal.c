@@ -615,3 +615,25 @@ kx_dec_mag(int64_t v)
     /* unsigned negation: defined for INT64_MIN too */
     return (v < 0) ? UINT64_C(0) - (uint64_t) v : (uint64_t) v;
 }
+
+
+__int128
+kx_i128_div_even(__int128 num, __int128 den)
+{
+    __int128  q, r;
+
+    /* from the floor, so that r is in [0, den) whatever num's sign */
+    q = num / den;
+    r = num % den;
+
+    if (r < 0) {
+        q--;
+        r += den;
+    }
+
+    if (2 * r > den || (2 * r == den && (q & 1))) {
+        q++;
+    }
+
+    return q;
+}

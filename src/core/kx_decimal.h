@@ -101,6 +101,13 @@ int kx_dec_round(kx_dec_t d, unsigned places, kx_round_e mode,
 int kx_dec_neg(kx_dec_t d, kx_dec_t *out);
 int kx_dec_abs(kx_dec_t d, kx_dec_t *out);
 
+/*
+ * num / den to the nearest integer, ties to even; den > 0.  For exact
+ * arithmetic done in 128 bits before it is narrowed (prices, averages,
+ * indicators): the caller checks the result's range.
+ */
+__int128 kx_i128_div_even(__int128 num, __int128 den);
+
 int kx_dec_cmp(kx_dec_t a, kx_dec_t b);
 int kx_dec_sign(kx_dec_t d);
 int kx_dec_is_zero(kx_dec_t d);

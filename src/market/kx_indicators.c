@@ -34,7 +34,6 @@ typedef struct {
 
 static int kx_ind_check(const kx_dec_t *in, size_t len, unsigned period,
     unsigned min);
-static __int128 kx_ind_div(__int128 num, __int128 den);
 static int kx_ind_out(__int128 state, __int128 den, kx_dec_t *out);
 static int kx_ind_out_ref(int64_t ref, __int128 num, __int128 den,
     kx_dec_t *out);
@@ -124,7 +123,7 @@ kx_ind_sma(const kx_dec_t *in, size_t len, unsigned period, kx_dec_t *out)
 
         if (i + 1 >= period) {
             /* a mean of kx_dec_t values is one */
-            out[i].v = (int64_t) kx_ind_div(sum, period);
+            out[i].v = (int64_t) kx_i128_div_even(sum, period);
         }
     }
 
@@ -158,7 +157,7 @@ kx_ind_ema(const kx_dec_t *in, size_t len, unsigned period, kx_dec_t *out)
     }
 
     /* every state is a convex combination of inputs: it always fits */
-    state = kx_ind_div(state * KX_IND_X, period);
+    state = kx_i128_div_even(state * KX_IND_X, period);
     (void) kx_ind_out(state, KX_IND_X, &out[period - 1]);
 
     for (i = period; i < len; i++) {
@@ -204,8 +203,8 @@ kx_ind_rsi(const kx_dec_t *in, size_t len, unsigned period, kx_dec_t *out)
         }
     }
 
-    gain = kx_ind_div(gain * KX_IND_X, period);
-    loss = kx_ind_div(loss * KX_IND_X, period);
+    gain = kx_i128_div_even(gain * KX_IND_X, period);
+    loss = kx_i128_div_even(loss * KX_IND_X, period);
 
     for (i = period; i < len; i++) {
 
@@ -222,15 +221,15 @@ kx_ind_rsi(const kx_dec_t *in, size_t len, unsigned period, kx_dec_t *out)
                 gain += d * KX_IND_X;
             }
 
-            gain = kx_ind_div(gain, period);
-            loss = kx_ind_div(loss, period);
+            gain = kx_i128_div_even(gain, period);
+            loss = kx_i128_div_even(loss, period);
         }
 
         /* 100 g / (g + l) to 8 places: g < 2^91, times 10^10 < 2^125 */
         sum = gain + loss;
         out[i].v = sum == 0
                    ? 0
-                   : (int64_t) kx_ind_div(gain * 100 * KX_IND_X, sum);
+                   : (int64_t) kx_i128_div_even(gain * 100 * KX_IND_X, sum);
     }
 
     return KX_IND_OK;
@@ -285,8 +284,8 @@ kx_ind_macd(const kx_dec_t *in, size_t len, unsigned fast, unsigned slow,
         }
     }
 
-    s = kx_ind_div(s * KX_IND_X, slow);
-    f = kx_ind_div(f * KX_IND_X, fast);
+    s = kx_i128_div_even(s * KX_IND_X, slow);
+    f = kx_i128_div_even(f * KX_IND_X, fast);
 
     /* the signal's seed: the mean of the first `signal` line values */
     sig = f - s;
@@ -297,7 +296,7 @@ kx_ind_macd(const kx_dec_t *in, size_t len, unsigned fast, unsigned slow,
         sig += f - s;
     }
 
-    sig = kx_ind_div(sig, signal);
+    sig = kx_i128_div_even(sig, signal);
     m = f - s;
     bad = 0;
 
@@ -495,35 +494,13 @@ kx_ind_check(const kx_dec_t *in, size_t len, unsigned period, unsigned min)
 }
 
 
-/* num / den rounded half to even; den > 0 and well below 2^126 */
-static __int128
-kx_ind_div(__int128 num, __int128 den)
-{
-    __int128  q, r;
-
-    q = num / den;
-    r = num % den;
-
-    if (r < 0) {
-        q--;
-        r += den;
-    }
-
-    if (2 * r > den || (2 * r == den && (q & 1))) {
-        q++;
-    }
-
-    return q;
-}
-
-
 /* state / den rounded into out; 1 when it does not fit a kx_dec_t */
 static int
 kx_ind_out(__int128 state, __int128 den, kx_dec_t *out)
 {
     __int128  q;
 
-    q = kx_ind_div(state, den);
+    q = kx_i128_div_even(state, den);
 
     if (q > INT64_MAX || q < -INT64_MAX) {
         out->v = KX_IND_ABSENT_RAW;
@@ -606,7 +583,8 @@ kx_ind_range(size_t len, kx_dec_t *a, kx_dec_t *b, kx_dec_t *c)
 static __int128
 kx_ind_ema_step(__int128 state, __int128 x, unsigned period)
 {
-    return kx_ind_div(state * (period - 1) + 2 * x, (__int128) period + 1);
+    return kx_i128_div_even(state * (period - 1) + 2 * x,
+                            (__int128) period + 1);
 }
 
 

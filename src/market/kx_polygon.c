@@ -26,7 +26,6 @@ static int kx_polygon_price(const kx_json_node_t *obj, const char *key,
     kx_dec_t *out, unsigned *has);
 static int kx_polygon_ticker(const kx_json_node_t *t,
     kx_polygon_quote_t *q);
-static __int128 kx_polygon_div_round(__int128 n, __int128 d);
 static int kx_polygon_iso_ms(const char *s, size_t len, int64_t *out);
 
 
@@ -397,27 +396,6 @@ kx_polygon_parse(const char *body, size_t len, kx_json_doc_t **doc)
 }
 
 
-/* rounds n / d half-even; d > 0.  The caller checks the range. */
-static __int128
-kx_polygon_div_round(__int128 n, __int128 d)
-{
-    __int128  q, r;
-
-    q = n / d;
-    r = n % d;
-
-    if (r < 0) {
-        r = -r;
-    }
-
-    if (2 * r > d || (2 * r == d && (q % 2) != 0)) {
-        q += (n < 0) ? -1 : 1;
-    }
-
-    return q;
-}
-
-
 /* --- quotes ----------------------------------------------------------- */
 
 
@@ -438,7 +416,7 @@ kx_polygon_quote_finish(kx_polygon_quote_t *q)
         if (q->has_bid && q->has_ask) {
             /* the midpoint at 4 places: units of 10^4 raw */
             n = (__int128) q->bid.v + q->ask.v;
-            r = kx_polygon_div_round(n, 2 * 10000) * 10000;
+            r = kx_i128_div_even(n, 2 * 10000) * 10000;
 
             if (r <= KX_DEC_MAX_RAW) {
                 q->price.v = (int64_t) r;
@@ -452,7 +430,7 @@ kx_polygon_quote_finish(kx_polygon_quote_t *q)
     if (q->has_price && q->has_prev_close && q->prev_close.v > 0) {
         /* percent at 2 places: units of 10^6 raw */
         n = ((__int128) q->price.v - q->prev_close.v) * 10000;
-        r = kx_polygon_div_round(n, q->prev_close.v) * 1000000;
+        r = kx_i128_div_even(n, q->prev_close.v) * 1000000;
 
         if (r >= KX_DEC_MIN_RAW && r <= KX_DEC_MAX_RAW) {
             q->change_percent.v = (int64_t) r;

@@ -32,7 +32,6 @@ static int kx_sim_tick_closed(kx_sim_t *sim, size_t j, int64_t now,
     int64_t last, int64_t close, int64_t before);
 static void kx_sim_quote_make(kx_sim_t *sim, kx_sim_state_t *st,
     int64_t fair, int64_t time_ms);
-static int64_t kx_sim_div_round(__int128 num, __int128 den);
 
 
 int
@@ -356,7 +355,7 @@ kx_sim_quote_make(kx_sim_t *sim, kx_sim_state_t *st, int64_t fair,
     /* percent to 2 places in one exact rounding: units of 0.01% */
     prev = q->prev_close.v;
     q->change_percent.v = prev > 0
-        ? kx_sim_div_round((__int128) (price - prev) * 10000, prev)
+        ? (int64_t) kx_i128_div_even((__int128) (price - prev) * 10000, prev)
           * KX_SIM_CENT
         : 0;
 
@@ -365,23 +364,3 @@ kx_sim_quote_make(kx_sim_t *sim, kx_sim_state_t *st, int64_t fair,
 }
 
 
-/* num / den to the nearest integer, half to even; den > 0 */
-static int64_t
-kx_sim_div_round(__int128 num, __int128 den)
-{
-    __int128  q, r;
-
-    q = num / den;
-    r = num % den;
-
-    if (r < 0) {
-        q--;
-        r += den;
-    }
-
-    if (2 * r > den || (2 * r == den && (q & 1))) {
-        q++;
-    }
-
-    return (int64_t) q;
-}

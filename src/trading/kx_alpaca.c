@@ -602,7 +602,7 @@ static int
 kx_alpaca_fill_price(kx_dec_t old_qty, kx_dec_t old_avg, kx_dec_t new_qty,
     kx_dec_t new_avg, kx_dec_t *price)
 {
-    __int128  paid, dq, q, r;
+    __int128  paid, dq, q;
 
     if (old_qty.v == 0) {
         *price = new_avg;
@@ -617,12 +617,7 @@ kx_alpaca_fill_price(kx_dec_t old_qty, kx_dec_t old_avg, kx_dec_t new_qty,
     }
 
     /* paid / dq has scale 10^8, as kx_dec_t wants */
-    q = paid / dq;
-    r = paid % dq;
-
-    if (2 * r > dq || (2 * r == dq && (q & 1))) {
-        q++;
-    }
+    q = kx_i128_div_even(paid, dq);
 
     if (q <= 0 || q > KX_DEC_MAX_RAW) {
         return -1;

@@ -647,6 +647,44 @@ test_misc(void)
 }
 
 
+static void
+test_i128_div_even(void)
+{
+    int       bad;
+    int64_t   n, d, q, want2;
+
+    /* ties go to the even neighbour, on both sides of zero */
+    is_int((int64_t) kx_i128_div_even(5, 2), 2, "5/2 -> 2");
+    is_int((int64_t) kx_i128_div_even(7, 2), 4, "7/2 -> 4");
+    is_int((int64_t) kx_i128_div_even(-5, 2), -2, "-5/2 -> -2");
+    is_int((int64_t) kx_i128_div_even(-7, 2), -4, "-7/2 -> -4");
+    is_int((int64_t) kx_i128_div_even(-1, 3), 0, "-1/3 -> 0");
+    is_int((int64_t) kx_i128_div_even(-2, 3), -1, "-2/3 -> -1");
+    is_int((int64_t) kx_i128_div_even(0, 7), 0, "0/7 -> 0");
+
+    /* against 2n/d worked out with doubled integers: |2n - 2qd| <= d */
+    bad = 0;
+
+    for (n = -60; n <= 60; n++) {
+        for (d = 1; d <= 12; d++) {
+            q = (int64_t) kx_i128_div_even(n, d);
+            want2 = 2 * n - 2 * q * d;
+
+            if (want2 > d || want2 < -d
+                || ((want2 == d || want2 == -d) && (q & 1)))
+            {
+                bad++;
+            }
+        }
+    }
+
+    ok(bad == 0, "nearest, ties even, for n in -60..60 and d in 1..12");
+    /* beyond 64 bits: MAX + 1/2, MAX odd, goes up to the even MAX + 1 */
+    ok(kx_i128_div_even((__int128) INT64_MAX * 4 + 2, 4)
+       == (__int128) INT64_MAX + 1, "a 128-bit tie goes to the even side");
+}
+
+
 int
 main(void)
 {
@@ -660,6 +698,7 @@ main(void)
     test_mul();
     test_div();
     test_misc();
+    test_i128_div_even();
 
     return kx_tap_done();
 }
