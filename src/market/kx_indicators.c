@@ -37,6 +37,7 @@ static int kx_ind_check(const kx_dec_t *in, size_t len, unsigned period,
 static int kx_ind_out(__int128 state, __int128 den, kx_dec_t *out);
 static int kx_ind_out_ref(int64_t ref, __int128 num, __int128 den,
     kx_dec_t *out);
+static int kx_ind_narrow(__int128 q, kx_dec_t *out);
 static void kx_ind_clear(kx_dec_t *out, size_t from, size_t to);
 static int kx_ind_range(size_t len, kx_dec_t *a, kx_dec_t *b, kx_dec_t *c);
 static __int128 kx_ind_ema_step(__int128 state, __int128 x,
@@ -498,44 +499,30 @@ kx_ind_check(const kx_dec_t *in, size_t len, unsigned period, unsigned min)
 static int
 kx_ind_out(__int128 state, __int128 den, kx_dec_t *out)
 {
-    __int128  q;
-
-    q = kx_i128_div_even(state, den);
-
-    if (q > INT64_MAX || q < -INT64_MAX) {
-        out->v = KX_IND_ABSENT_RAW;
-        return 1;
-    }
-
-    out->v = (int64_t) q;
-
-    return 0;
+    return kx_ind_narrow(kx_i128_div_even(state, den), out);
 }
 
 
 /*
- * ref + num / den rounded into out: half to even on the whole value,
- * whose parity ref shares, so the shift changes nothing
+ * ref + num / den rounded into out: half to even on the whole value.  An
+ * odd ref flips which neighbour is even, as rounding (num + den) / den
+ * does; the rest of ref is even and changes nothing.
  */
 static int
 kx_ind_out_ref(int64_t ref, __int128 num, __int128 den, kx_dec_t *out)
 {
-    __int128  q, r;
+    __int128  odd;
 
-    q = num / den;
-    r = num % den;
+    odd = ref & 1;
 
-    if (r < 0) {
-        q--;
-        r += den;
-    }
+    return kx_ind_narrow(kx_i128_div_even(num + odd * den, den) - odd + ref,
+                         out);
+}
 
-    if (2 * r > den || (2 * r == den && ((q + ref) & 1))) {
-        q++;
-    }
 
-    q += ref;
-
+static int
+kx_ind_narrow(__int128 q, kx_dec_t *out)
+{
     if (q > INT64_MAX || q < -INT64_MAX) {
         out->v = KX_IND_ABSENT_RAW;
         return 1;
