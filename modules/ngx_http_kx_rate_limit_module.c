@@ -18,6 +18,17 @@
  * worker pays that once per turn instead of once per request, while the
  * answers are exactly those of one call per check, back to back.
  *
+ * Leases (lease=N, redis mode): a key that a worker sees more than once
+ * in a lease's lifetime may be handed up to N tokens at once with its
+ * checks, at most half of what its bucket still holds; the worker spends
+ * them without asking Redis for KX_RL_LEASE_TTL, then gives back what is
+ * left.  The budget is never exceeded: Redis counts leased tokens as
+ * spent.  Nor is a request refused early: while tokens are out on lease,
+ * a check that finds the bucket empty is asked again once they are back
+ * (or their lease has run out), rather than refused.  So the answers stay
+ * exactly those of one check at a time, and a hot key costs one call per
+ * N requests instead of one per turn.
+ *
  * The handler runs in the access phase after kx_jwt (the config script
  * registers this module first, and access handlers run in reverse), so
  * a key of $kx_jwt_sub sees the verified subject.
@@ -36,13 +47,31 @@
 
 
 #define KX_RL_KEY_MAX     256
+#define KX_RL_NAME_MAX    64
 #define KX_RL_MAX_POLICY  8
+#define KX_RL_RKEY_MAX    (sizeof("kx:rl::") - 1 + KX_RL_NAME_MAX            \
+                           + KX_RL_KEY_MAX)
 
 #define KX_RL_LOCAL       0
 #define KX_RL_REDIS       1
 
-/* checks per script call: at most 3 + 5 * n arguments, under kx_redis' 1024 */
-#define KX_RL_BATCH_MAX   200
+/*
+ * A script call carries at most KX_RL_BATCH_MAX checks and
+ * KX_RL_RETURN_MAX returns: at worst 3 + 5 * 144 + 4 * 2 * KX_RL_ZONE_MAX
+ * = 979 arguments (a key and 4 numbers per entry, 4 per policy group, a
+ * policy in at most two groups: its checks' and its returns'), under
+ * kx_redis' 1024.
+ */
+#define KX_RL_BATCH_MAX   128
+#define KX_RL_RETURN_MAX  16
+#define KX_RL_ENTRY_MAX   (KX_RL_BATCH_MAX + KX_RL_RETURN_MAX)
+#define KX_RL_ZONE_MAX    32
+
+/* a lease is spent within 50 ms, or what is left goes back */
+#define KX_RL_LEASE_TTL   50000
+#define KX_RL_LEASE_TTL_TEXT  "50000"
+#define KX_RL_LEASE_KEYS  4096
+#define KX_RL_LEASE_MAX   100000
 
 
 typedef struct {
@@ -69,6 +98,7 @@ typedef struct {
     ngx_flag_t                  fail_open;
     ngx_str_t                   interval;   /* the script's ARGV, as text */
     ngx_str_t                   limit;
+    ngx_uint_t                  lease;      /* tokens per lease; 0: none */
     ngx_shm_zone_t             *shm_zone;
     ngx_http_kx_rl_shctx_t     *sh;
     ngx_slab_pool_t            *shpool;
@@ -89,6 +119,23 @@ typedef struct {
 typedef struct ngx_http_kx_rl_ctx_s    ngx_http_kx_rl_ctx_t;
 typedef struct ngx_http_kx_rl_batch_s  ngx_http_kx_rl_batch_t;
 
+
+/* a key this worker checked lately, and the tokens it holds on lease */
+typedef struct {
+    ngx_str_node_t              sn;         /* its Redis key, the lookup */
+    ngx_queue_t                 queue;      /* LRU: most recent at the head */
+    ngx_queue_t                 rqueue;     /* waiting to give tokens back */
+    ngx_http_kx_rl_policy_t    *policy;
+    int64_t                     seen;       /* its last check, local us */
+    int64_t                     deadline;   /* spend before, local us */
+    int64_t                     got;        /* the grant's arrival */
+    int64_t                     used;       /* what its first token saw */
+    ngx_uint_t                  granted;    /* out on lease in Redis' count */
+    ngx_uint_t                  left;       /* of them, not spent yet */
+    unsigned                    busy:1;     /* a call in flight names it */
+    unsigned                    returning:1;
+} ngx_http_kx_rl_lease_t;
+
 typedef struct {
     ngx_queue_t                 queue;      /* waiting for the next batch */
     ngx_http_kx_rl_ctx_t       *ctx;
@@ -101,8 +148,26 @@ typedef struct {
     ngx_uint_t                  queued;
     ngx_uint_t                  done;
     ngx_uint_t                  failed;
+    ngx_uint_t                  hot;        /* its key was seen lately */
+    int64_t                     defer;      /* ask again after, us */
+    ngx_uint_t                  deferred;   /* times it was */
+    ngx_event_t                 retry;
     kx_gcra_result_t            res;
 } ngx_http_kx_rl_check_t;
+
+
+/* one key of a script call: its checks, or only a lease given back */
+typedef struct {
+    ngx_http_kx_rl_policy_t    *policy;
+    ngx_http_kx_rl_check_t     *first;      /* NULL: a return only */
+    ngx_http_kx_rl_lease_t     *lease;
+    uint32_t                    hash;
+    ngx_uint_t                  count;
+    ngx_uint_t                  hot;
+    ngx_uint_t                  want;
+    ngx_uint_t                  ret_granted;
+    ngx_uint_t                  ret_left;
+} ngx_http_kx_rl_entry_t;
 
 
 /* one script call; its memory holds everything it sends */
@@ -113,8 +178,11 @@ struct ngx_http_kx_rl_batch_s {
     ngx_uint_t                  nkeys;      /* distinct: the answers */
     ngx_uint_t                  live;       /* checks whose request waits */
     ngx_http_kx_rl_check_t    **checks;     /* NULL: its request went away */
+    ngx_http_kx_rl_lease_t    **leases;     /* per key: a lease it names */
+    ngx_uint_t                 *counts;     /* per key: its checks */
     ngx_str_t                  *args;       /* EVALSHA, or EVAL on NOSCRIPT */
     ngx_uint_t                  nargs;
+    int64_t                     sent;
 };
 
 
@@ -139,9 +207,28 @@ static void ngx_http_kx_rl_expire(ngx_http_kx_rl_policy_t *p, int64_t now,
     ngx_uint_t n);
 static void ngx_http_kx_rl_enqueue(ngx_http_kx_rl_check_t *chk,
     kx_redis_t *rd);
+static ngx_str_t ngx_http_kx_rl_rkey(ngx_http_kx_rl_policy_t *p,
+    ngx_str_t *key, u_char *buf);
+static ngx_http_kx_rl_lease_t *ngx_http_kx_rl_lease_find(ngx_str_t *rkey,
+    uint32_t hash);
+static ngx_uint_t ngx_http_kx_rl_lease_try(ngx_http_kx_rl_check_t *chk,
+    ngx_uint_t first);
+static ngx_http_kx_rl_lease_t *ngx_http_kx_rl_lease_add(
+    ngx_http_kx_rl_policy_t *p, ngx_str_t *rkey, uint32_t hash, int64_t now);
+static void ngx_http_kx_rl_lease_free(ngx_http_kx_rl_lease_t *le);
+static void ngx_http_kx_rl_lease_entry(ngx_http_kx_rl_entry_t *ent,
+    ngx_str_t *rkey, int64_t now);
+static void ngx_http_kx_rl_tick(ngx_event_t *ev);
+static void ngx_http_kx_rl_tick_arm(void);
+static ngx_uint_t ngx_http_kx_rl_batch_leases(ngx_http_kx_rl_batch_t *b);
+static ngx_int_t ngx_http_kx_rl_init_process(ngx_cycle_t *cycle);
 static void ngx_http_kx_rl_flush(ngx_event_t *ev);
+static void ngx_http_kx_rl_send(void);
+static u_char *ngx_http_kx_rl_arg(ngx_str_t *arg, u_char *p, ngx_uint_t n);
 static ngx_http_kx_rl_batch_t *ngx_http_kx_rl_batch(ngx_uint_t n,
-    size_t keys);
+    ngx_uint_t nkeys, ngx_uint_t groups, size_t keys);
+static void ngx_http_kx_rl_defer(ngx_http_kx_rl_check_t *chk);
+static void ngx_http_kx_rl_retry(ngx_event_t *ev);
 static void ngx_http_kx_rl_batch_done(kx_redis_status_e status,
     redisReply *reply, void *data);
 static void ngx_http_kx_rl_answered(void);
@@ -219,7 +306,7 @@ ngx_module_t  ngx_http_kx_rate_limit_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_kx_rl_init_process,           /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     NULL,                                  /* exit process */
@@ -231,14 +318,22 @@ ngx_module_t  ngx_http_kx_rate_limit_module = {
 /*
  * kx_gcra_take() for every check of a batch, on Redis' clock so replicas
  * agree on time, in one atomic call.  KEYS: the buckets, grouped by
- * policy, each once; ARGV: for each group its number of keys, interval
- * and limit (burst * interval, microseconds), then each key's number of
- * checks, in the batch's arrival order.  Returns, for each key, the one
- * number kx_gcra_decide() needs, used = max(TAT, now) + interval - now,
- * as its first check saw it; the module derives the others'
- * (kx_gcra_used_nth), and the script spends what they took
- * (kx_gcra_count).  A hot key costs one GET and one SET however many of
- * its requests a call carries.
+ * policy.  ARGV: for each group its number of keys, interval, limit
+ * (burst * interval) and lease lifetime, microseconds; then for each key
+ * of it four numbers: its checks, in the batch's arrival order; the lease
+ * wanted; and a lease given back: its size and what is left of it.
+ * Returns three numbers per key:
+ *   - used = max(TAT, now) + interval - now, as its first check saw it,
+ *     the one number kx_gcra_decide() needs; the module derives the
+ *     others' (kx_gcra_used_nth) and the script spends what they took
+ *     (kx_gcra_count);
+ *   - the tokens leased, after the checks, only when they all passed,
+ *     at most half of what the bucket still holds;
+ *   - when a check was refused while tokens were out on lease: the
+ *     microseconds until those leases are back or void, to ask again.
+ * A bucket is "TAT" or "TAT outstanding expiry"; leases left unreturned
+ * a lifetime past their expiry count as spent.  A hot key costs one GET
+ * and one SET however many of its requests a call carries.
  */
 /* EVALSHA with the script's SHA-1 saves sending it with every call */
 static u_char  ngx_http_kx_rl_script_sha[41];
@@ -251,22 +346,68 @@ static ngx_str_t  ngx_http_kx_rl_script = ngx_string(
     "  local nk = tonumber(ARGV[g]) "
     "  local iv = tonumber(ARGV[g + 1]) "
     "  local limit = tonumber(ARGV[g + 2]) "
-    "  g = g + 3 "
+    "  local ttl = tonumber(ARGV[g + 3]) "
+    "  g = g + 4 "
     "  for _ = 1, nk do "
     "    i = i + 1 "
-    "    local v = tonumber(redis.call('GET', KEYS[i])) or 0 "
+    "    local c = tonumber(ARGV[g]) "
+    "    local want = tonumber(ARGV[g + 1]) "
+    "    local rg = tonumber(ARGV[g + 2]) "
+    "    local ru = tonumber(ARGV[g + 3]) "
+    "    g = g + 4 "
+    "    local s = redis.call('GET', KEYS[i]) "
+    "    local v, o, e = 0, 0, 0 "
+    "    if s then "
+    "      local a, b, d = string.match(s, '^(%d+) (%d+) (%d+)$') "
+    "      if a then v, o, e = tonumber(a), tonumber(b), tonumber(d) "
+    "      else v = tonumber(s) or 0 end "
+    "    end "
+    "    if o > 0 and now >= e + ttl then o = 0 end "
+    "    local dirty = false "
+    "    if rg > 0 then "
+    "      o = o - rg "
+    "      if o < 0 then o = 0 end "
+    "      v = v - ru * iv "
+    "      dirty = true "
+    "    end "
     "    if v < now then v = now end "
     "    local used = v + iv - now "
+    "    local n, lease, defer = 0, 0, 0 "
     "    if used <= limit then "
-    "      local n = math.floor((limit - used) / iv) + 1 "
+    "      n = math.floor((limit - used) / iv) + 1 "
     "      if used + (n - 1) * iv > limit then n = n - 1 end "
-    "      if n > tonumber(ARGV[g]) then n = tonumber(ARGV[g]) end "
-    "      v = v + n * iv "
-    "      redis.call('SET', KEYS[i], v, 'PX', "
-    "                 math.floor((v - now) / 1000) + 1) "
+    "      if n > c then n = c end "
     "    end "
-    "    out[i] = used "
-    "    g = g + 1 "
+    "    if n < c then "
+    "      if o > 0 then defer = e + ttl - now end "
+    "    elseif want > 0 then "
+    "      local u = used + n * iv "
+    "      if u <= limit then "
+    "        local f = math.floor((limit - u) / iv) + 1 "
+    "        if u + (f - 1) * iv > limit then f = f - 1 end "
+    "        lease = math.floor(f / 2) "
+    "        if lease > want then lease = want end "
+    "        if lease > 0 then "
+    "          o = o + lease "
+    "          if e < now + ttl then e = now + ttl end "
+    "        end "
+    "      end "
+    "    end "
+    "    if n + lease > 0 or dirty then "
+    "      v = v + (n + lease) * iv "
+    "      local px = v - now "
+    "      if o > 0 then "
+    "        if e + ttl - now > px then px = e + ttl - now end "
+    "        redis.call('SET', KEYS[i], string.format('%.0f %.0f %.0f', "
+    "                   v, o, e), 'PX', math.floor(px / 1000) + 1) "
+    "      else "
+    "        redis.call('SET', KEYS[i], string.format('%.0f', v), 'PX', "
+    "                   math.floor(px / 1000) + 1) "
+    "      end "
+    "    end "
+    "    out[3 * i - 2] = used "
+    "    out[3 * i - 1] = lease "
+    "    out[3 * i] = defer "
     "  end "
     "end "
     "return out");
@@ -277,6 +418,14 @@ static ngx_queue_t  ngx_http_kx_rl_queue;
 static kx_redis_t  *ngx_http_kx_rl_queue_rd;
 static ngx_event_t  ngx_http_kx_rl_flush_event;
 static ngx_uint_t   ngx_http_kx_rl_inflight;
+
+/* the keys this worker checked lately, their leases, and the lease clock */
+static ngx_rbtree_t       ngx_http_kx_rl_leases;
+static ngx_rbtree_node_t  ngx_http_kx_rl_leases_sentinel;
+static ngx_queue_t        ngx_http_kx_rl_lru;
+static ngx_queue_t        ngx_http_kx_rl_returns;
+static ngx_uint_t         ngx_http_kx_rl_nleases;
+static ngx_event_t        ngx_http_kx_rl_tick_event;
 
 
 static ngx_int_t
@@ -373,6 +522,13 @@ ngx_http_kx_rl_start(ngx_http_request_t *r, ngx_http_kx_rl_loc_conf_t *rlcf,
             continue;
         }
 
+        chk->key = key;
+
+        if (lim[i]->lease && ngx_http_kx_rl_lease_try(chk, 1)) {
+            chk->done = 1;
+            continue;
+        }
+
         if (rd == NULL) {
             rd = ngx_http_kx_io_redis(r);
         }
@@ -383,7 +539,6 @@ ngx_http_kx_rl_start(ngx_http_request_t *r, ngx_http_kx_rl_loc_conf_t *rlcf,
             continue;
         }
 
-        chk->key = key;
         ngx_http_kx_rl_enqueue(chk, rd);
 
         ctx->pending++;
@@ -510,18 +665,244 @@ ngx_http_kx_rl_expire(ngx_http_kx_rl_policy_t *p, int64_t now, ngx_uint_t n)
 }
 
 
+/* the bucket's name in Redis: kx:rl:<policy>:<key> */
+
+static ngx_str_t
+ngx_http_kx_rl_rkey(ngx_http_kx_rl_policy_t *p, ngx_str_t *key, u_char *buf)
+{
+    ngx_str_t  s;
+
+    s.data = buf;
+    s.len = ngx_sprintf(buf, "kx:rl:%V:%V", &p->name, key) - buf;
+
+    return s;
+}
+
+
+static ngx_http_kx_rl_lease_t *
+ngx_http_kx_rl_lease_find(ngx_str_t *rkey, uint32_t hash)
+{
+    return (ngx_http_kx_rl_lease_t *)
+               ngx_str_rbtree_lookup(&ngx_http_kx_rl_leases, rkey, hash);
+}
+
+
+/*
+ * A token of the check's key's lease, if this worker holds one: 1, with
+ * the check answered.  first: the check is new, so it counts towards
+ * whether its key is hot (seen twice within a lease's lifetime).
+ */
+
+static ngx_uint_t
+ngx_http_kx_rl_lease_try(ngx_http_kx_rl_check_t *chk, ngx_uint_t first)
+{
+    u_char                   buf[KX_RL_RKEY_MAX];
+    int64_t                  now;
+    ngx_str_t                rkey;
+    ngx_http_kx_rl_lease_t  *le;
+    ngx_http_kx_rl_policy_t  *p;
+
+    p = chk->policy;
+    rkey = ngx_http_kx_rl_rkey(p, &chk->key, buf);
+
+    le = ngx_http_kx_rl_lease_find(&rkey,
+                                   ngx_crc32_short(rkey.data, rkey.len));
+    if (le == NULL) {
+        return 0;
+    }
+
+    now = ngx_http_kx_rl_now();
+
+    if (le->left == 0 || now >= le->deadline) {
+        if (first) {
+            chk->hot = (now - le->seen < KX_RL_LEASE_TTL);
+            le->seen = now;
+            ngx_queue_remove(&le->queue);
+            ngx_queue_insert_head(&ngx_http_kx_rl_lru, &le->queue);
+        }
+
+        return 0;
+    }
+
+    /* the token was spent in Redis at the grant: it passes */
+    kx_gcra_decide(&p->gcra,
+                   kx_gcra_lease_used(&p->gcra, le->used,
+                                      le->granted - le->left, now - le->got),
+                   &chk->res);
+
+    chk->res.allowed = 1;
+    chk->res.retry_after = 0;
+
+    le->left--;
+    le->seen = now;
+    ngx_queue_remove(&le->queue);
+    ngx_queue_insert_head(&ngx_http_kx_rl_lru, &le->queue);
+
+    return 1;
+}
+
+
+static ngx_http_kx_rl_lease_t *
+ngx_http_kx_rl_lease_add(ngx_http_kx_rl_policy_t *p, ngx_str_t *rkey,
+    uint32_t hash, int64_t now)
+{
+    ngx_queue_t             *q;
+    ngx_http_kx_rl_lease_t  *le;
+
+    if (ngx_http_kx_rl_nleases >= KX_RL_LEASE_KEYS) {
+        /* full: forget the least recently seen key, if it holds nothing */
+        q = ngx_queue_last(&ngx_http_kx_rl_lru);
+        le = ngx_queue_data(q, ngx_http_kx_rl_lease_t, queue);
+
+        if (le->busy || le->granted || le->returning) {
+            return NULL;
+        }
+
+        ngx_http_kx_rl_lease_free(le);
+    }
+
+    le = ngx_alloc(sizeof(ngx_http_kx_rl_lease_t) + rkey->len,
+                   ngx_cycle->log);
+    if (le == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(le, sizeof(ngx_http_kx_rl_lease_t));
+
+    le->sn.node.key = hash;
+    le->sn.str.len = rkey->len;
+    le->sn.str.data = (u_char *) (le + 1);
+    ngx_memcpy(le->sn.str.data, rkey->data, rkey->len);
+
+    le->policy = p;
+    le->seen = now;
+
+    ngx_rbtree_insert(&ngx_http_kx_rl_leases, &le->sn.node);
+    ngx_queue_insert_head(&ngx_http_kx_rl_lru, &le->queue);
+    ngx_http_kx_rl_nleases++;
+
+    ngx_http_kx_rl_tick_arm();
+
+    return le;
+}
+
+
+static void
+ngx_http_kx_rl_lease_free(ngx_http_kx_rl_lease_t *le)
+{
+    ngx_rbtree_delete(&ngx_http_kx_rl_leases, &le->sn.node);
+    ngx_queue_remove(&le->queue);
+    ngx_http_kx_rl_nleases--;
+    ngx_free(le);
+}
+
+
+/*
+ * The lease clock, twice per lifetime while keys are remembered: lapsed
+ * leases go back (by the next call), keys quiet for two lifetimes are
+ * forgotten.
+ */
+
+static void
+ngx_http_kx_rl_tick(ngx_event_t *ev)
+{
+    int64_t                  now;
+    ngx_queue_t             *q, *prev;
+    ngx_http_kx_rl_lease_t  *le;
+
+    now = ngx_http_kx_rl_now();
+
+    for (q = ngx_queue_last(&ngx_http_kx_rl_lru);
+         q != ngx_queue_sentinel(&ngx_http_kx_rl_lru);
+         q = prev)
+    {
+        prev = ngx_queue_prev(q);
+        le = ngx_queue_data(q, ngx_http_kx_rl_lease_t, queue);
+
+        if (le->busy || le->returning) {
+            continue;
+        }
+
+        if (le->granted) {
+            if (now >= le->deadline) {
+                ngx_queue_insert_tail(&ngx_http_kx_rl_returns, &le->rqueue);
+                le->returning = 1;
+            }
+
+            continue;
+        }
+
+        if (now - le->seen > 2 * KX_RL_LEASE_TTL) {
+            ngx_http_kx_rl_lease_free(le);
+        }
+    }
+
+    if (!ngx_queue_empty(&ngx_http_kx_rl_returns)
+        && !ngx_http_kx_rl_flush_event.posted)
+    {
+        ngx_post_event(&ngx_http_kx_rl_flush_event, &ngx_posted_events);
+    }
+
+    ngx_http_kx_rl_tick_arm();
+}
+
+
+static void
+ngx_http_kx_rl_tick_arm(void)
+{
+    ngx_event_t  *ev;
+
+    ev = &ngx_http_kx_rl_tick_event;
+
+    if (ngx_http_kx_rl_nleases && !ev->timer_set) {
+        ngx_add_timer(ev, KX_RL_LEASE_TTL / 2000);
+    }
+}
+
+
+static ngx_uint_t
+ngx_http_kx_rl_batch_leases(ngx_http_kx_rl_batch_t *b)
+{
+    ngx_uint_t  k;
+
+    for (k = 0; k < b->nkeys; k++) {
+        if (b->leases[k]) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static ngx_int_t
+ngx_http_kx_rl_init_process(ngx_cycle_t *cycle)
+{
+    ngx_queue_init(&ngx_http_kx_rl_queue);
+    ngx_queue_init(&ngx_http_kx_rl_lru);
+    ngx_queue_init(&ngx_http_kx_rl_returns);
+
+    ngx_rbtree_init(&ngx_http_kx_rl_leases, &ngx_http_kx_rl_leases_sentinel,
+                    ngx_str_rbtree_insert_value);
+
+    ngx_http_kx_rl_flush_event.handler = ngx_http_kx_rl_flush;
+    ngx_http_kx_rl_flush_event.log = cycle->log;
+
+    /* nothing to wait for at exit: a worker's leases lapse in Redis */
+    ngx_http_kx_rl_tick_event.handler = ngx_http_kx_rl_tick;
+    ngx_http_kx_rl_tick_event.log = cycle->log;
+    ngx_http_kx_rl_tick_event.cancelable = 1;
+
+    return NGX_OK;
+}
+
+
 static void
 ngx_http_kx_rl_enqueue(ngx_http_kx_rl_check_t *chk, kx_redis_t *rd)
 {
     ngx_event_t  *ev;
 
     ev = &ngx_http_kx_rl_flush_event;
-
-    if (ev->handler == NULL) {
-        ngx_queue_init(&ngx_http_kx_rl_queue);
-        ev->handler = ngx_http_kx_rl_flush;
-        ev->log = ngx_cycle->log;
-    }
 
     ngx_http_kx_rl_queue_rd = rd;
 
@@ -536,28 +917,17 @@ ngx_http_kx_rl_enqueue(ngx_http_kx_rl_check_t *chk, kx_redis_t *rd)
 
 
 /*
- * The posted event: every queued check goes out, 200 to a script call.
- * A call's keys are grouped by policy, each policy's in arrival order
- * (a key names its policy, so only the order within one matters), and
- * the script gets each policy's interval and limit once per group.  A key
- * that several checks share goes once, with their count.
+ * The posted event: every queued check goes out, KX_RL_BATCH_MAX to a
+ * script call, with the leases due back.  A call's keys are grouped by
+ * policy, each policy's in arrival order (a key names its policy, so only
+ * the order within one matters), and the script gets each policy's
+ * numbers once per group.  A key that several checks share goes once,
+ * with their count.
  */
 
 static void
 ngx_http_kx_rl_flush(ngx_event_t *ev)
 {
-    u_char                   *p;
-    size_t                    keys;
-    uint32_t                  hash[KX_RL_BATCH_MAX];
-    ngx_str_t                *args, *key;
-    ngx_uint_t                i, j, k, n, m, e, a, start;
-    ngx_uint_t                count[KX_RL_BATCH_MAX];
-    ngx_queue_t              *q;
-    ngx_http_kx_rl_batch_t   *b;
-    ngx_http_kx_rl_check_t   *chk, *all[KX_RL_BATCH_MAX];
-    ngx_http_kx_rl_check_t   *first[KX_RL_BATCH_MAX];
-    ngx_http_kx_rl_policy_t  *pol;
-
     /*
      * One call in flight at a time: what arrives meanwhile waits for its
      * answer and goes out as the next, larger batch.
@@ -566,83 +936,167 @@ ngx_http_kx_rl_flush(ngx_event_t *ev)
         return;
     }
 
-    while (!ngx_queue_empty(&ngx_http_kx_rl_queue)) {
+    while (!ngx_queue_empty(&ngx_http_kx_rl_queue)
+           || (!ngx_queue_empty(&ngx_http_kx_rl_returns)
+               && ngx_http_kx_rl_queue_rd))
+    {
+        ngx_http_kx_rl_send();
+    }
+}
 
-        n = 0;
-        keys = 0;
 
-        while (n < KX_RL_BATCH_MAX
-               && !ngx_queue_empty(&ngx_http_kx_rl_queue))
-        {
-            q = ngx_queue_head(&ngx_http_kx_rl_queue);
-            chk = ngx_queue_data(q, ngx_http_kx_rl_check_t, queue);
+static void
+ngx_http_kx_rl_send(void)
+{
+    u_char                   *p;
+    size_t                    keys;
+    int64_t                   now;
+    ngx_str_t                *args, *key;
+    ngx_uint_t                i, j, k, n, m, e, a, r, groups, nlocal;
+    ngx_queue_t              *q;
+    ngx_http_kx_rl_entry_t    ent[KX_RL_ENTRY_MAX], t;
+    ngx_http_kx_rl_batch_t   *b;
+    ngx_http_kx_rl_lease_t   *le;
+    ngx_http_kx_rl_check_t   *chk, *all[KX_RL_BATCH_MAX];
+    ngx_http_kx_rl_check_t   *sent[KX_RL_BATCH_MAX];
+    ngx_http_kx_rl_check_t   *local[KX_RL_BATCH_MAX];
+    ngx_http_kx_rl_policy_t  *pol;
 
-            ngx_queue_remove(q);
-            chk->queued = 0;
+    n = 0;
+    nlocal = 0;
 
-            keys += sizeof("kx:rl::") - 1 + chk->policy->name.len
-                    + chk->key.len;
-            all[n++] = chk;
-        }
+    while (n + nlocal < KX_RL_BATCH_MAX
+           && !ngx_queue_empty(&ngx_http_kx_rl_queue))
+    {
+        q = ngx_queue_head(&ngx_http_kx_rl_queue);
+        chk = ngx_queue_data(q, ngx_http_kx_rl_check_t, queue);
 
-        b = ngx_http_kx_rl_batch(n, keys);
+        ngx_queue_remove(q);
+        chk->queued = 0;
 
-        if (b == NULL) {
-            /* out of memory: as if Redis were down */
-            for (i = 0; i < n; i++) {
-                all[i]->failed = 1;
-                ngx_http_kx_rl_resume(all[i]);
-            }
-
+        /* a lease granted while it waited pays for it */
+        if (chk->policy->lease && ngx_http_kx_rl_lease_try(chk, 0)) {
+            local[nlocal++] = chk;
             continue;
         }
 
-        /* the checks by policy, and each policy's distinct keys: entries */
+        all[n++] = chk;
+    }
 
-        m = 0;
-        e = 0;
+    /* the checks by policy, and each policy's distinct keys: entries */
 
-        for (i = 0; i < n; i++) {
-            if (all[i] == NULL) {
+    m = 0;
+    e = 0;
+    groups = 0;
+    keys = 0;
+
+    for (i = 0; i < n; i++) {
+        if (all[i] == NULL) {
+            continue;
+        }
+
+        pol = all[i]->policy;
+        r = e;
+        groups++;
+
+        for (j = i; j < n; j++) {
+            chk = all[j];
+
+            if (chk == NULL || chk->policy != pol) {
                 continue;
             }
 
-            pol = all[i]->policy;
-            start = e;
+            all[j] = NULL;
 
-            for (j = i; j < n; j++) {
-                chk = all[j];
+            t.hash = ngx_crc32_short(chk->key.data, chk->key.len);
 
-                if (chk == NULL || chk->policy != pol) {
-                    continue;
+            for (k = r; k < e; k++) {
+                if (ent[k].hash == t.hash
+                    && ent[k].first->key.len == chk->key.len
+                    && ngx_memcmp(ent[k].first->key.data, chk->key.data,
+                                  chk->key.len) == 0)
+                {
+                    break;
                 }
-
-                all[j] = NULL;
-
-                hash[e] = ngx_crc32_short(chk->key.data, chk->key.len);
-
-                for (k = start; k < e; k++) {
-                    if (hash[k] == hash[e]
-                        && first[k]->key.len == chk->key.len
-                        && ngx_memcmp(first[k]->key.data, chk->key.data,
-                                      chk->key.len) == 0)
-                    {
-                        break;
-                    }
-                }
-
-                if (k == e) {
-                    first[e] = chk;
-                    count[e++] = 0;
-                }
-
-                chk->entry = k;
-                chk->nth = count[k]++;
-
-                b->checks[m] = chk;
-                chk->batch = b;
-                chk->slot = m++;
             }
+
+            if (k == e) {
+                ngx_memzero(&ent[e], sizeof(ngx_http_kx_rl_entry_t));
+                ent[e].policy = pol;
+                ent[e].first = chk;
+                ent[e].hash = t.hash;
+                keys += sizeof("kx:rl::") - 1 + pol->name.len
+                        + chk->key.len;
+                e++;
+            }
+
+            ent[k].hot |= chk->hot;
+            chk->entry = k;
+            chk->nth = ent[k].count++;
+            sent[m++] = chk;
+        }
+    }
+
+    /* leases due back that no check of this call names, by policy */
+
+    r = e;
+
+    while (e < r + KX_RL_RETURN_MAX
+           && !ngx_queue_empty(&ngx_http_kx_rl_returns))
+    {
+        q = ngx_queue_head(&ngx_http_kx_rl_returns);
+        le = ngx_queue_data(q, ngx_http_kx_rl_lease_t, rqueue);
+
+        ngx_queue_remove(q);
+        le->returning = 0;
+
+        if (le->granted == 0 || le->busy) {
+            continue;
+        }
+
+        ngx_memzero(&t, sizeof(ngx_http_kx_rl_entry_t));
+        t.policy = le->policy;
+        t.lease = le;
+
+        for (k = e; k > r && ent[k - 1].policy > t.policy; k--) {
+            ent[k] = ent[k - 1];
+        }
+
+        ent[k] = t;
+        keys += le->sn.str.len;
+        e++;
+    }
+
+    for (k = r; k < e; k++) {
+        if (k == r || ent[k].policy != ent[k - 1].policy) {
+            groups++;
+        }
+    }
+
+    b = NULL;
+
+    if (e) {
+        b = ngx_http_kx_rl_batch(m, e, groups, keys);
+
+        if (b == NULL) {
+            /* out of memory: as if Redis were down */
+            for (i = 0; i < m; i++) {
+                sent[i]->failed = 1;
+                ngx_http_kx_rl_resume(sent[i]);
+            }
+
+            m = 0;
+            e = 0;
+        }
+    }
+
+    if (e) {
+        now = ngx_http_kx_rl_now();
+
+        for (i = 0; i < m; i++) {
+            b->checks[i] = sent[i];
+            sent[i]->batch = b;
+            sent[i]->slot = i;
         }
 
         /* KEYS, copied: a NOSCRIPT retry may outlive the requests */
@@ -653,45 +1107,61 @@ ngx_http_kx_rl_flush(ngx_event_t *ev)
         for (k = 0; k < e; k++) {
             key = &args[3 + k];
             key->data = p;
-            p = ngx_sprintf(p, "kx:rl:%V:%V", &first[k]->policy->name,
-                            &first[k]->key);
+
+            if (ent[k].first) {
+                p = ngx_sprintf(p, "kx:rl:%V:%V", &ent[k].policy->name,
+                                &ent[k].first->key);
+            } else {
+                p = ngx_cpymem(p, ent[k].lease->sn.str.data,
+                               ent[k].lease->sn.str.len);
+            }
+
             key->len = p - key->data;
+
+            if (ent[k].policy->lease) {
+                ngx_http_kx_rl_lease_entry(&ent[k], key, now);
+            }
+
+            b->leases[k] = ent[k].lease;
+            b->counts[k] = ent[k].count;
         }
 
-        /* ARGV: per policy, its entries' number, interval, limit, counts */
+        /* ARGV: per group its keys' number, interval, limit, lease life */
 
         a = 3 + e;
 
         for (k = 0; k < e; k = j) {
-            pol = first[k]->policy;
+            pol = ent[k].policy;
 
-            for (j = k; j < e && first[j]->policy == pol; j++) {
+            for (j = k; j < e && ent[j].policy == pol
+                        && (ent[j].first == NULL) == (ent[k].first == NULL);
+                 j++)
+            {
                 /* void */
             }
 
-            args[a].data = p;
-            p = ngx_sprintf(p, "%ui", j - k);
-            args[a].len = p - args[a].data;
-            a++;
+            p = ngx_http_kx_rl_arg(&args[a++], p, j - k);
 
             args[a++] = pol->interval;
             args[a++] = pol->limit;
+            ngx_str_set(&args[a], KX_RL_LEASE_TTL_TEXT);
+            a++;
 
             for (i = k; i < j; i++) {
-                args[a].data = p;
-                p = ngx_sprintf(p, "%ui", count[i]);
-                args[a].len = p - args[a].data;
-                a++;
+                p = ngx_http_kx_rl_arg(&args[a++], p, ent[i].count);
+                p = ngx_http_kx_rl_arg(&args[a++], p, ent[i].want);
+                p = ngx_http_kx_rl_arg(&args[a++], p, ent[i].ret_granted);
+                p = ngx_http_kx_rl_arg(&args[a++], p, ent[i].ret_left);
             }
         }
 
         b->nargs = a;
         b->nkeys = e;
         b->rd = ngx_http_kx_rl_queue_rd;
-        b->live = n;
+        b->live = m;
+        b->sent = now;
 
-        args[2].data = p;
-        args[2].len = ngx_sprintf(p, "%ui", e) - p;
+        ngx_http_kx_rl_arg(&args[2], p, e);
 
         b->cmd = kx_redis_command(b->rd, args, b->nargs, 0,
                                   ngx_http_kx_rl_batch_done, b);
@@ -702,26 +1172,93 @@ ngx_http_kx_rl_flush(ngx_event_t *ev)
             ngx_http_kx_rl_batch_done(KX_REDIS_UNAVAILABLE, NULL, b);
         }
     }
+
+    /* last: a resumed request may do anything */
+
+    for (i = 0; i < nlocal; i++) {
+        ngx_http_kx_rl_resume(local[i]);
+    }
+}
+
+
+/* a number argument, printed at p */
+
+static u_char *
+ngx_http_kx_rl_arg(ngx_str_t *arg, u_char *p, ngx_uint_t n)
+{
+    arg->data = p;
+    p = ngx_sprintf(p, "%ui", n);
+    arg->len = p - arg->data;
+
+    return p;
+}
+
+
+/*
+ * A key of a call and its lease: what is left of a spent or lapsed lease
+ * goes back, and a key seen more than once lately asks for a new one.
+ */
+
+static void
+ngx_http_kx_rl_lease_entry(ngx_http_kx_rl_entry_t *ent, ngx_str_t *rkey,
+    int64_t now)
+{
+    uint32_t                 hash;
+    ngx_http_kx_rl_lease_t  *le;
+
+    le = ent->lease;
+
+    if (le == NULL) {
+        hash = ngx_crc32_short(rkey->data, rkey->len);
+        le = ngx_http_kx_rl_lease_find(rkey, hash);
+
+        if (le == NULL) {
+            le = ngx_http_kx_rl_lease_add(ent->policy, rkey, hash, now);
+        }
+
+        if (le == NULL || le->busy) {
+            ent->lease = NULL;
+            return;
+        }
+    }
+
+    if (le->granted) {
+        ent->ret_granted = le->granted;
+        ent->ret_left = le->left;
+        le->granted = 0;
+        le->left = 0;
+
+        if (le->returning) {
+            ngx_queue_remove(&le->rqueue);
+            le->returning = 0;
+        }
+    }
+
+    if (ent->first && (ent->count > 1 || ent->hot)) {
+        ent->want = ent->policy->lease;
+    }
+
+    le->busy = 1;
+    ent->lease = le;
 }
 
 
 static ngx_http_kx_rl_batch_t *
-ngx_http_kx_rl_batch(ngx_uint_t n, size_t keys)
+ngx_http_kx_rl_batch(ngx_uint_t n, ngx_uint_t nkeys, ngx_uint_t groups,
+    size_t keys)
 {
     size_t                   size;
     ngx_uint_t               nargs;
     ngx_http_kx_rl_batch_t  *b;
 
-    /*
-     * at most: the command, SHA-1, key count, keys, 3 per policy group,
-     * a count per key
-     */
-    nargs = 3 + 5 * n;
+    /* the command, SHA-1, key count, keys, 4 per group, 4 per key */
+    nargs = 3 + 4 * groups + 5 * nkeys;
 
     size = sizeof(ngx_http_kx_rl_batch_t)
            + n * sizeof(ngx_http_kx_rl_check_t *)
+           + nkeys * (sizeof(ngx_http_kx_rl_lease_t *) + sizeof(ngx_uint_t))
            + nargs * sizeof(ngx_str_t)
-           + keys + (1 + 2 * n) * NGX_INT_T_LEN;
+           + keys + (1 + groups + 4 * nkeys) * NGX_INT_T_LEN;
 
     b = ngx_alloc(size, ngx_cycle->log);
     if (b == NULL) {
@@ -733,7 +1270,9 @@ ngx_http_kx_rl_batch(ngx_uint_t n, size_t keys)
     b->n = n;
     b->nargs = nargs;
     b->checks = (ngx_http_kx_rl_check_t **) (b + 1);
-    b->args = (ngx_str_t *) (b->checks + n);
+    b->leases = (ngx_http_kx_rl_lease_t **) (b->checks + n);
+    b->counts = (ngx_uint_t *) (b->leases + nkeys);
+    b->args = (ngx_str_t *) (b->counts + nkeys);
 
     /* the script by its SHA-1; a server that lacks it gets it once */
     ngx_str_set(&b->args[0], "EVALSHA");
@@ -750,8 +1289,10 @@ ngx_http_kx_rl_batch_done(kx_redis_status_e status, redisReply *reply,
 {
     ngx_http_kx_rl_batch_t *b = data;
 
-    ngx_uint_t               i, ok;
-    redisReply              *e;
+    int64_t                  now;
+    ngx_uint_t               i, k, ok;
+    redisReply             **el;
+    ngx_http_kx_rl_lease_t  *le;
     ngx_http_kx_rl_check_t  *chk;
 
     b->cmd = NULL;
@@ -774,12 +1315,50 @@ ngx_http_kx_rl_batch_done(kx_redis_status_e status, redisReply *reply,
     ngx_http_kx_rl_answered();
 
     ok = (status == KX_REDIS_OK && reply->type == REDIS_REPLY_ARRAY
-          && reply->elements == b->nkeys);
+          && reply->elements == 3 * b->nkeys);
+
+    for (i = 0; ok && i < reply->elements; i++) {
+        if (reply->element[i]->type != REDIS_REPLY_INTEGER) {
+            ok = 0;
+        }
+    }
 
     if (!ok && status == KX_REDIS_ERROR && reply) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "kx_rate_limit: redis script failed: %*s",
                       (size_t) reply->len, reply->str);
+    }
+
+    el = ok ? reply->element : NULL;
+    now = ngx_http_kx_rl_now();
+
+    /* the leases granted; a lost answer loses only what it granted */
+
+    for (k = 0; k < b->nkeys; k++) {
+        le = b->leases[k];
+
+        if (le == NULL) {
+            continue;
+        }
+
+        le->busy = 0;
+
+        if (el == NULL || el[3 * k + 1]->integer <= 0
+            || el[3 * k + 1]->integer > (long long) le->policy->lease)
+        {
+            continue;
+        }
+
+        le->granted = (ngx_uint_t) el[3 * k + 1]->integer;
+        le->left = le->granted;
+        le->used = kx_gcra_used_nth(&le->policy->gcra, el[3 * k]->integer,
+                                    b->counts[k]);
+        le->got = now;
+
+        /* b->sent precedes Redis' grant: the lease ends here first */
+        le->deadline = b->sent + KX_RL_LEASE_TTL;
+
+        ngx_http_kx_rl_tick_arm();
     }
 
     /* every answer first: a resumed request may do anything */
@@ -791,13 +1370,17 @@ ngx_http_kx_rl_batch_done(kx_redis_status_e status, redisReply *reply,
             continue;
         }
 
-        e = ok ? reply->element[chk->entry] : NULL;
-
-        if (e && e->type == REDIS_REPLY_INTEGER) {
+        if (el) {
             kx_gcra_decide(&chk->policy->gcra,
-                           kx_gcra_used_nth(&chk->policy->gcra, e->integer,
+                           kx_gcra_used_nth(&chk->policy->gcra,
+                                            el[3 * chk->entry]->integer,
                                             chk->nth),
                            &chk->res);
+
+            /* thrice at most: a key leased out again and again */
+            if (!chk->res.allowed && chk->deferred < 3) {
+                chk->defer = el[3 * chk->entry + 2]->integer;
+            }
 
         } else {
             chk->failed = 1;
@@ -816,10 +1399,50 @@ ngx_http_kx_rl_batch_done(kx_redis_status_e status, redisReply *reply,
         b->checks[i] = NULL;
         chk->batch = NULL;
 
+        if (chk->defer > 0) {
+            ngx_http_kx_rl_defer(chk);
+            continue;
+        }
+
         ngx_http_kx_rl_resume(chk);
     }
 
     ngx_free(b);
+}
+
+
+/*
+ * Refused while tokens were out on lease: they may come back unspent, so
+ * the check waits for that and asks again, rather than refuse early.
+ * The script stops asking for this once those leases are void.
+ */
+
+static void
+ngx_http_kx_rl_defer(ngx_http_kx_rl_check_t *chk)
+{
+    ngx_msec_t   ms;
+    ngx_event_t  *ev;
+
+    ev = &chk->retry;
+
+    ev->handler = ngx_http_kx_rl_retry;
+    ev->data = chk;
+    ev->log = chk->ctx->request->connection->log;
+
+    ms = (ngx_msec_t) (ngx_min(chk->defer, 2 * KX_RL_LEASE_TTL) / 1000) + 1;
+    chk->defer = 0;
+    chk->deferred++;
+
+    ngx_add_timer(ev, ms);
+}
+
+
+static void
+ngx_http_kx_rl_retry(ngx_event_t *ev)
+{
+    ngx_http_kx_rl_check_t *chk = ev->data;
+
+    ngx_http_kx_rl_enqueue(chk, ngx_http_kx_rl_queue_rd);
 }
 
 
@@ -835,7 +1458,9 @@ ngx_http_kx_rl_answered(void)
     ev = &ngx_http_kx_rl_flush_event;
 
     if (ngx_http_kx_rl_inflight == 0
-        && !ngx_queue_empty(&ngx_http_kx_rl_queue) && !ev->posted)
+        && (!ngx_queue_empty(&ngx_http_kx_rl_queue)
+            || !ngx_queue_empty(&ngx_http_kx_rl_returns))
+        && !ev->posted)
     {
         ngx_post_event(ev, &ngx_posted_events);
     }
@@ -1030,6 +1655,10 @@ ngx_http_kx_rl_cleanup(void *data)
     for (i = 0; i < ctx->nchecks; i++) {
         chk = &ctx->checks[i];
 
+        if (chk->retry.timer_set) {
+            ngx_del_timer(&chk->retry);
+        }
+
         if (chk->queued) {
             /* not sent yet: it spends nothing */
             ngx_queue_remove(&chk->queue);
@@ -1049,9 +1678,10 @@ ngx_http_kx_rl_cleanup(void *data)
         /*
          * nobody waits for the answer any more; while the answer is being
          * handed out b->cmd is NULL, and ngx_http_kx_rl_batch_done()
-         * frees the batch itself
+         * frees the batch itself; a call that carries leases runs its
+         * course, as its grant is this worker's to spend
          */
-        if (--b->live == 0 && b->cmd) {
+        if (--b->live == 0 && b->cmd && !ngx_http_kx_rl_batch_leases(b)) {
             kx_redis_cancel(b->cmd);
             ngx_http_kx_rl_answered();
             ngx_free(b);
@@ -1182,7 +1812,7 @@ ngx_http_kx_rl_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 /*
  * kx_rate_limit_zone <name> key=<complex value> rate=<n>r/s|r/m|r/h
  *                    [burst=<n>] [size=<size>] [mode=local|redis]
- *                    [fail=open|closed];
+ *                    [lease=<n>] [fail=open|closed];
  */
 static char *
 ngx_http_kx_rl_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -1192,7 +1822,7 @@ ngx_http_kx_rl_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     u_char                            *p;
     size_t                             size;
     ngx_str_t                         *value, s, name;
-    ngx_int_t                          rate, burst, period;
+    ngx_int_t                          rate, burst, period, lease;
     ngx_uint_t                         i, key_set;
     ngx_http_kx_rl_policy_t           *pol, **slot;
     ngx_http_compile_complex_value_t   ccv;
@@ -1201,6 +1831,14 @@ ngx_http_kx_rl_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (ngx_http_kx_rl_find(rlmcf, &value[1])) {
         return "is duplicate";
+    }
+
+    if (value[1].len == 0 || value[1].len > KX_RL_NAME_MAX) {
+        return "has a name that is empty or too long";
+    }
+
+    if (rlmcf->policies.nelts == KX_RL_ZONE_MAX) {
+        return "is one zone too many";
     }
 
     pol = ngx_pcalloc(cf->pool, sizeof(ngx_http_kx_rl_policy_t));
@@ -1292,6 +1930,16 @@ ngx_http_kx_rl_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "lease=", 6) == 0) {
+            lease = ngx_atoi(value[i].data + 6, value[i].len - 6);
+            if (lease < 0 || lease > KX_RL_LEASE_MAX) {
+                goto invalid;
+            }
+
+            pol->lease = lease;
+            continue;
+        }
+
         if (ngx_strcmp(value[i].data, "fail=open") == 0) {
             pol->fail_open = 1;
             continue;
@@ -1308,6 +1956,12 @@ ngx_http_kx_rl_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (!key_set || rate == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%V\" needs key= and rate=", &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (pol->lease && pol->mode != KX_RL_REDIS) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\": lease= needs mode=redis", &cmd->name);
         return NGX_CONF_ERROR;
     }
 

@@ -85,3 +85,19 @@ kx_gcra_used_nth(const kx_gcra_t *g, int64_t used, uint64_t nth)
 {
     return used + (int64_t) kx_gcra_count(g, used, nth) * g->interval;
 }
+
+
+int64_t
+kx_gcra_lease_used(const kx_gcra_t *g, int64_t used, uint64_t nth,
+    int64_t elapsed)
+{
+    int64_t  u;
+
+    if (elapsed < 0) {
+        elapsed = 0;
+    }
+
+    u = used + (int64_t) nth * g->interval - elapsed;
+
+    return u < g->interval ? g->interval : u;
+}

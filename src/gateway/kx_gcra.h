@@ -57,5 +57,15 @@ void kx_gcra_decide(const kx_gcra_t *g, int64_t used, kx_gcra_result_t *res);
 int64_t kx_gcra_used_nth(const kx_gcra_t *g, int64_t used, uint64_t nth);
 uint64_t kx_gcra_count(const kx_gcra_t *g, int64_t used, uint64_t n);
 
+/*
+ * A lease: tokens a store handed out ahead, spent later without asking.
+ * used: what the lease's first token saw when it was granted; the used
+ * its nth token (from 0) sees `elapsed` microseconds after the grant, for
+ * the RateLimit-* headers: the tokens before it are spent, the bucket has
+ * refilled meanwhile, and a bucket never holds more than full.
+ */
+int64_t kx_gcra_lease_used(const kx_gcra_t *g, int64_t used, uint64_t nth,
+    int64_t elapsed);
+
 
 #endif /* _KX_GCRA_H_INCLUDED_ */
