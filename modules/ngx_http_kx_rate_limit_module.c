@@ -130,10 +130,13 @@ typedef struct {
     int64_t                     deadline;   /* spend before, local us */
     int64_t                     got;        /* the grant's arrival */
     int64_t                     used;       /* what its first token saw */
-    ngx_uint_t                  granted;    /* out on lease in Redis' count */
+    ngx_uint_t                  out;        /* on lease, in Redis' count */
+    ngx_uint_t                  granted;    /* the lease in hand: tokens */
     ngx_uint_t                  left;       /* of them, not spent yet */
     unsigned                    busy:1;     /* a call in flight names it */
-    unsigned                    returning:1;
+    unsigned                    returning:1;    /* in the returns queue */
+    unsigned                    renew:1;    /* there to be topped up */
+    unsigned                    full:1;     /* the last grant was lease= */
 } ngx_http_kx_rl_lease_t;
 
 typedef struct {
@@ -165,6 +168,7 @@ typedef struct {
     ngx_uint_t                  count;
     ngx_uint_t                  hot;
     ngx_uint_t                  want;
+    ngx_uint_t                  renew;
     ngx_uint_t                  ret_granted;
     ngx_uint_t                  ret_left;
 } ngx_http_kx_rl_entry_t;
@@ -738,6 +742,22 @@ ngx_http_kx_rl_lease_try(ngx_http_kx_rl_check_t *chk, ngx_uint_t first)
     ngx_queue_remove(&le->queue);
     ngx_queue_insert_head(&ngx_http_kx_rl_lru, &le->queue);
 
+    /*
+     * half spent: ask for more now, so the key never waits for Redis; not
+     * when the last grant fell short, the bucket is running low
+     */
+    if (le->full && 2 * le->left <= p->lease && !le->busy
+        && !le->returning)
+    {
+        ngx_queue_insert_tail(&ngx_http_kx_rl_returns, &le->rqueue);
+        le->returning = 1;
+        le->renew = 1;
+
+        if (!ngx_http_kx_rl_flush_event.posted) {
+            ngx_post_event(&ngx_http_kx_rl_flush_event, &ngx_posted_events);
+        }
+    }
+
     return 1;
 }
 
@@ -754,7 +774,7 @@ ngx_http_kx_rl_lease_add(ngx_http_kx_rl_policy_t *p, ngx_str_t *rkey,
         q = ngx_queue_last(&ngx_http_kx_rl_lru);
         le = ngx_queue_data(q, ngx_http_kx_rl_lease_t, queue);
 
-        if (le->busy || le->granted || le->returning) {
+        if (le->busy || le->out || le->returning) {
             return NULL;
         }
 
@@ -823,7 +843,7 @@ ngx_http_kx_rl_tick(ngx_event_t *ev)
             continue;
         }
 
-        if (le->granted) {
+        if (le->out) {
             if (now >= le->deadline) {
                 ngx_queue_insert_tail(&ngx_http_kx_rl_returns, &le->rqueue);
                 le->returning = 1;
@@ -1050,11 +1070,14 @@ ngx_http_kx_rl_send(void)
         ngx_queue_remove(q);
         le->returning = 0;
 
-        if (le->granted == 0 || le->busy) {
+        ngx_memzero(&t, sizeof(ngx_http_kx_rl_entry_t));
+        t.renew = le->renew;
+        le->renew = 0;
+
+        if (le->busy || (le->out == 0 && !t.renew)) {
             continue;
         }
 
-        ngx_memzero(&t, sizeof(ngx_http_kx_rl_entry_t));
         t.policy = le->policy;
         t.lease = le;
 
@@ -1208,6 +1231,12 @@ ngx_http_kx_rl_lease_entry(ngx_http_kx_rl_entry_t *ent, ngx_str_t *rkey,
 
     le = ent->lease;
 
+    if (le && le->busy) {
+        /* a check of this call names the key already */
+        ent->lease = NULL;
+        return;
+    }
+
     if (le == NULL) {
         hash = ngx_crc32_short(rkey->data, rkey->len);
         le = ngx_http_kx_rl_lease_find(rkey, hash);
@@ -1222,19 +1251,21 @@ ngx_http_kx_rl_lease_entry(ngx_http_kx_rl_entry_t *ent, ngx_str_t *rkey,
         }
     }
 
-    if (le->granted) {
-        ent->ret_granted = le->granted;
+    if (le->out && (le->left == 0 || now >= le->deadline)) {
+        ent->ret_granted = le->out;
         ent->ret_left = le->left;
+        le->out = 0;
         le->granted = 0;
         le->left = 0;
-
-        if (le->returning) {
-            ngx_queue_remove(&le->rqueue);
-            le->returning = 0;
-        }
     }
 
-    if (ent->first && (ent->count > 1 || ent->hot)) {
+    if (le->returning) {
+        ngx_queue_remove(&le->rqueue);
+        le->returning = 0;
+        le->renew = 0;
+    }
+
+    if ((ent->first && (ent->count > 1 || ent->hot)) || ent->renew) {
         ent->want = ent->policy->lease;
     }
 
@@ -1290,10 +1321,11 @@ ngx_http_kx_rl_batch_done(kx_redis_status_e status, redisReply *reply,
     ngx_http_kx_rl_batch_t *b = data;
 
     int64_t                  now;
-    ngx_uint_t               i, k, ok;
+    ngx_uint_t               i, k, g, ok;
     redisReply             **el;
     ngx_http_kx_rl_lease_t  *le;
     ngx_http_kx_rl_check_t  *chk;
+    ngx_http_kx_rl_policy_t  *p;
 
     b->cmd = NULL;
 
@@ -1349,10 +1381,20 @@ ngx_http_kx_rl_batch_done(kx_redis_status_e status, redisReply *reply,
             continue;
         }
 
-        le->granted = (ngx_uint_t) el[3 * k + 1]->integer;
-        le->left = le->granted;
-        le->used = kx_gcra_used_nth(&le->policy->gcra, el[3 * k]->integer,
-                                    b->counts[k]);
+        g = (ngx_uint_t) el[3 * k + 1]->integer;
+        p = le->policy;
+
+        /*
+         * what the new tokens' first saw; a top-up comes after what is
+         * left of the lease in hand, which its headers count down first
+         */
+        le->used = kx_gcra_used_nth(&p->gcra, el[3 * k]->integer,
+                                    b->counts[k])
+                   - (int64_t) le->left * p->gcra.interval;
+        le->left += g;
+        le->granted = le->left;
+        le->full = (g == p->lease);
+        le->out += g;
         le->got = now;
 
         /* b->sent precedes Redis' grant: the lease ends here first */
