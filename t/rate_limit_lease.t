@@ -32,6 +32,7 @@ http {
     kx_rate_limit_zone leased key=$kx_jwt_sub rate=60r/h burst=100 mode=redis lease=8;
     kx_rate_limit_zone tight  key=$kx_jwt_sub rate=60r/h burst=30 mode=redis lease=8;
     kx_rate_limit_zone exact  key=$kx_jwt_sub rate=60r/h burst=30 mode=redis;
+    kx_rate_limit_zone closed key=$kx_jwt_sub rate=60r/h burst=100 mode=redis lease=8 fail=closed;
 
     server {
         listen 127.0.0.1:%%PORT%%;
@@ -40,6 +41,7 @@ http {
         location /leased { kx_rate_limit leased; try_files /nonexistent =204; }
         location /tight  { kx_rate_limit tight;  try_files /nonexistent =204; }
         location /exact  { kx_rate_limit exact;  try_files /nonexistent =204; }
+        location /closed { kx_rate_limit closed; try_files /nonexistent =204; }
     }
 }
 EOF
@@ -152,6 +154,29 @@ is scalar(grep { $_ == 204 } @d, @e), 30,
     'one gateway leases, the other drains: 30 pass in all';
 is join('', map { $_ == 204 ? 'y' : 'n' } @e), ('y' x 19) . ('n' x 6),
     'the draining gateway gets what the other did not spend';
+
+# --- Redis down and back -------------------------------------------------
+
+# fan hot on g2: it holds a lease when Redis goes away
+get($g2, '/closed', 'fan')->{status} for 1 .. 4;
+(undef, $out) = bucket('kx:rl:closed:fan');
+cmp_ok $out, '>', 0, 'fan holds a lease';
+$redis->down;
+select undef, undef, undef, 0.3;    # past the lease: the return fails
+my @down = map { get($g2, '/closed', 'fan')->{status} } 1 .. 3;
+is_deeply \@down, [503, 503, 503],
+    'Redis down, the lease lapsed: fail=closed answers 503';
+$redis->up;
+ok wait_until(sub { get($g2, '/closed', 'fan')->{status} == 204 }, timeout => 10),
+    'Redis back: requests pass again';
+$calls = evalsha_calls();
+my @up = map { get($g2, '/closed', 'fan')->{status} } 1 .. 10;
+$used = evalsha_calls() - $calls;
+is scalar(grep { $_ == 204 } @up), 10, 'all 10 pass';
+cmp_ok $used, '<=', 5, "the key is leased again: $used script calls for 10";
+ok wait_until(sub { (bucket('kx:rl:closed:fan'))[1] == 0 }, timeout => 3),
+    'its lease goes back';
+$g2->allow_log(qr/redis/i);
 
 # --- the directive --------------------------------------------------------
 
