@@ -512,11 +512,12 @@ kx_alpaca_order_apply(kx_order_t *o, const kx_alpaca_order_t *a,
     to = a->status;
 
     /*
-     * "filled" with nothing filled, or the reverse, is not believable;
-     * nor is more filled than the order asked for, which would move
-     * cash and shares nobody ordered
+     * "filled" or "partially_filled" with nothing filled, or a fill
+     * without a price, is not believable; nor is more filled than the
+     * order asked for, which would move cash and shares nobody ordered
      */
-    if ((to == KX_ORDER_FILLED && a->filled_qty.v == 0)
+    if (((to == KX_ORDER_FILLED || to == KX_ORDER_PARTIALLY_FILLED)
+         && a->filled_qty.v == 0)
         || (a->filled_qty.v > 0 && a->filled_avg_price.v <= 0)
         || (o->quantity.v > 0 && kx_dec_cmp(a->filled_qty, o->quantity) > 0))
     {

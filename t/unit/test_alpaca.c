@@ -471,6 +471,16 @@ test_apply(void)
     rc = kx_alpaca_order_apply(&o, &a, 1000, &ch);
     ok(rc == KX_ALPACA_ESTATE, "a fill without a price refused");
 
+    kx_order_init(&o);
+    o.quantity = dec("1");
+    o.status = KX_ORDER_ACCEPTED;
+    saved = o;
+
+    a = alpaca("partially_filled", "0", "0");
+    rc = kx_alpaca_order_apply(&o, &a, 1000, &ch);
+    ok(rc == KX_ALPACA_ESTATE && memcmp(&o, &saved, sizeof(o)) == 0,
+       "partially_filled with nothing filled refused, the order untouched");
+
     /* more filled than ordered: refused, the order untouched */
     kx_order_init(&o);
     o.quantity = dec("10");
