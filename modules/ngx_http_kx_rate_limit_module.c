@@ -1057,7 +1057,11 @@ ngx_http_kx_rl_send(void)
         }
     }
 
-    /* leases due back that no check of this call names, by policy */
+    /*
+     * leases due back or to be topped up, sorted by policy; one whose key
+     * a check of this call names goes with that check instead
+     * (ngx_http_kx_rl_lease_entry)
+     */
 
     r = e;
 
