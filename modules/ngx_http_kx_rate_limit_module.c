@@ -219,6 +219,8 @@ static ngx_uint_t ngx_http_kx_rl_lease_try(ngx_http_kx_rl_check_t *chk,
     ngx_uint_t first);
 static ngx_http_kx_rl_lease_t *ngx_http_kx_rl_lease_add(
     ngx_http_kx_rl_policy_t *p, ngx_str_t *rkey, uint32_t hash, int64_t now);
+static void ngx_http_kx_rl_lease_touch(ngx_http_kx_rl_lease_t *le,
+    int64_t now);
 static void ngx_http_kx_rl_lease_free(ngx_http_kx_rl_lease_t *le);
 static void ngx_http_kx_rl_lease_entry(ngx_http_kx_rl_entry_t *ent,
     ngx_str_t *rkey, int64_t now);
@@ -720,9 +722,7 @@ ngx_http_kx_rl_lease_try(ngx_http_kx_rl_check_t *chk, ngx_uint_t first)
     if (le->left == 0 || now >= le->deadline) {
         if (first) {
             chk->hot = (now - le->seen < KX_RL_LEASE_TTL);
-            le->seen = now;
-            ngx_queue_remove(&le->queue);
-            ngx_queue_insert_head(&ngx_http_kx_rl_lru, &le->queue);
+            ngx_http_kx_rl_lease_touch(le, now);
         }
 
         return 0;
@@ -738,9 +738,7 @@ ngx_http_kx_rl_lease_try(ngx_http_kx_rl_check_t *chk, ngx_uint_t first)
     chk->res.retry_after = 0;
 
     le->left--;
-    le->seen = now;
-    ngx_queue_remove(&le->queue);
-    ngx_queue_insert_head(&ngx_http_kx_rl_lru, &le->queue);
+    ngx_http_kx_rl_lease_touch(le, now);
 
     /*
      * half spent: ask for more now, so the key never waits for Redis; not
@@ -759,6 +757,17 @@ ngx_http_kx_rl_lease_try(ngx_http_kx_rl_check_t *chk, ngx_uint_t first)
     }
 
     return 1;
+}
+
+
+/* a key seen now: the most recent of the LRU */
+
+static void
+ngx_http_kx_rl_lease_touch(ngx_http_kx_rl_lease_t *le, int64_t now)
+{
+    le->seen = now;
+    ngx_queue_remove(&le->queue);
+    ngx_queue_insert_head(&ngx_http_kx_rl_lru, &le->queue);
 }
 
 
@@ -1136,14 +1145,14 @@ ngx_http_kx_rl_send(void)
             key->data = p;
 
             if (ent[k].first) {
-                p = ngx_sprintf(p, "kx:rl:%V:%V", &ent[k].policy->name,
-                                &ent[k].first->key);
+                *key = ngx_http_kx_rl_rkey(ent[k].policy, &ent[k].first->key,
+                                           p);
             } else {
-                p = ngx_cpymem(p, ent[k].lease->sn.str.data,
-                               ent[k].lease->sn.str.len);
+                key->len = ngx_cpymem(p, ent[k].lease->sn.str.data,
+                                      ent[k].lease->sn.str.len) - p;
             }
 
-            key->len = p - key->data;
+            p += key->len;
 
             if (ent[k].policy->lease) {
                 ngx_http_kx_rl_lease_entry(&ent[k], key, now);
